@@ -1,0 +1,59 @@
+"""Is the lifted person human-sized? Median bone lengths, height and pelvis depth on a clip.
+
+    .venv/bin/python bench/clip_scale.py [--model models/lifter_causal81.json] [--source CLIP]
+
+Runs the detector and the lifter core (no ROS) on every frame of the sample clip with its
+calibration, as the pipeline does, and prints medians over all lifted frames.
+"""
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+import torch
+
+from pose3d_ros.detection import create_detector
+from pose3d_ros.geometry import CameraIntrinsics
+from pose3d_ros.lifting import OnlineLifter, PersonKeypoints
+from pose3d_ros.model_io import load_model
+from pose3d_ros.resources import resolve, sample_clip
+from pose3d_ros.skeleton import H36M17
+from pose3d_ros.video import FrameSource
+
+BONES = (("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="lifter_causal81.json")
+    parser.add_argument("--source", default=str(sample_clip()))
+    parser.add_argument("--calibration", default="sample_camera.yaml")
+    parser.add_argument("--width", type=int, default=640)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    frames = FrameSource(args.source, args.width)
+    calibration = CameraIntrinsics.from_yaml(resolve(args.calibration, "config"))
+    detector = create_detector("mediapipe")
+    lifter = OnlineLifter(load_model(resolve(args.model, "models")), "cpu")
+    poses, depths, index = [], [], 0
+    while (frame := frames.read()) is not None:
+        cam = calibration.scaled_to(frame.shape[1], frame.shape[0])
+        people = [PersonKeypoints(d.track_id, d.keypoints.astype(float), d.confidence.astype(float))
+                  for d in detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))]
+        for person in lifter.update(index / frames.fps, people, cam):
+            poses.append(person.joints)
+            if person.translation is not None:
+                depths.append(person.translation[2])
+        index += 1
+    poses = np.array(poses)
+    idx = H36M17.index
+    print(f"{args.model}: {len(poses)} lifted frames of {index}")
+    for a, b in BONES:
+        print(f"  {a}-{b}: {np.median(np.linalg.norm(poses[:, idx(a)] - poses[:, idx(b)], axis=-1)):.3f} m")
+    height = np.median(np.linalg.norm(poses[:, idx("head")] - poses[:, idx("r_ankle")], axis=-1))
+    print(f"  head to ankle: {height:.2f} m; pelvis depth: {np.median(depths):.1f} m")
+
+
+if __name__ == "__main__":
+    main()

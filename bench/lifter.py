@@ -1,0 +1,183 @@
+"""Lifter benchmarks: per-frame latency, memory over a long run, end-to-end pipeline latency.
+
+    .venv/bin/python bench/lifter.py                 # all three, CPU (and CUDA when torch sees it)
+    .venv/bin/python bench/lifter.py --skip-pipeline
+
+1. Latency per frame of LifterNode's keypoints callback (decode the cloud, lift, check,
+   build and publish cloud, markers and TF) for 1 and 10 tracks, p50/p95 over 1000 frames,
+   on each available device.
+2. Memory: resident set size over 10,000 frames with people coming and going (3 at a time,
+   a new track id every 50 frames).
+3. The composed pipeline on the sample clip at 30 Hz (video_source, keypoint_detector with
+   MediaPipe, lifter): image stamp to /tf arrival latency, and the rates achieved.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+import rclpy  # noqa: E402
+from builtin_interfaces.msg import Time as TimeMsg  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from pose3d_ros.geometry import CameraIntrinsics, project  # noqa: E402
+from pose3d_ros.nodes.camera_msgs import camera_info_msg  # noqa: E402
+from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, to_cloud  # noqa: E402
+from pose3d_ros.nodes.lifter import LifterNode  # noqa: E402
+
+CAM = CameraIntrinsics.default_for(640, 480)
+# A standing H36M-17 pose (optical frame), root-relative, metres.
+POSE = np.array([
+    [0.0, 0.0, 0.0], [-0.13, 0.0, 0.0], [-0.13, 0.44, -0.05], [-0.13, 0.86, 0.0],
+    [0.13, 0.0, 0.0], [0.13, 0.44, -0.05], [0.13, 0.86, 0.0], [0.0, -0.23, 0.0],
+    [0.0, -0.48, 0.0], [0.0, -0.55, -0.05], [0.0, -0.7, 0.0], [0.18, -0.45, 0.0],
+    [0.2, -0.18, 0.0], [0.21, 0.05, -0.2], [-0.18, -0.45, 0.0], [-0.2, -0.18, 0.0],
+    [-0.21, 0.05, -0.2],
+])
+
+
+def keypoints_msg(k: int, track_ids: list[int], rng: np.random.Generator):
+    points = np.zeros(17 * len(track_ids), dtype=KEYPOINT_DTYPE)
+    for i, tid in enumerate(track_ids):
+        t = np.array([0.6 * (i % 5) - 1.2, 0.0, 3.0 + i // 5])
+        uv = project(POSE + t, CAM) + rng.normal(0, 2.0, (17, 2))
+        block = points[17 * i:17 * (i + 1)]
+        block["x"], block["y"], block["confidence"] = uv[:, 0], uv[:, 1], 0.9
+        block["track_id"], block["joint"] = tid, np.arange(17)
+    ns = k * 33_333_333
+    return to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), points)
+
+
+def lifter_node(device: str) -> LifterNode:
+    node = LifterNode(parameter_overrides=[Parameter("device", value=device)])
+    node._on_camera_info(camera_info_msg(CAM, Header(frame_id="cam")))
+    return node
+
+
+def latency(device: str, tracks: int, frames: int = 1000, warmup: int = 100) -> dict[str, tuple[float, float]]:
+    """p50/p95 ms of the whole callback and of its core part (OnlinePoseEstimator.update)."""
+    node = lifter_node(device)
+    rng = np.random.default_rng(0)
+    update = node.estimator.update
+    times = {"callback": [], "lift + checks": []}
+
+    def timed_update(*args):
+        start = time.perf_counter()
+        out = update(*args)
+        times["lift + checks"].append(time.perf_counter() - start)
+        return out
+
+    node.estimator.update = timed_update
+    for k in range(warmup + frames):
+        msg = keypoints_msg(k, list(range(tracks)), rng)
+        start = time.perf_counter()
+        node._on_keypoints(msg)
+        times["callback"].append(time.perf_counter() - start)
+    node.destroy_node()
+    return {name: (float(np.percentile(1000 * np.array(t[warmup:]), 50)),
+                   float(np.percentile(1000 * np.array(t[warmup:]), 95))) for name, t in times.items()}
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory(frames: int = 10_000) -> list[tuple[int, float, int]]:
+    node = lifter_node("cpu")
+    rng = np.random.default_rng(0)
+    samples = []
+    for k in range(frames):
+        first = k // 50
+        node._on_keypoints(keypoints_msg(k, [first, first + 1, first + 2], rng))
+        if (k + 1) % 2000 == 0:
+            samples.append((k + 1, rss_mb(), len(node.estimator.tracks)))
+    node.destroy_node()
+    return samples
+
+
+def pipeline(frames: int = 300) -> dict:
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile
+    from sensor_msgs.msg import PointCloud2
+    from tf2_msgs.msg import TFMessage
+
+    from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
+    from pose3d_ros.nodes.video_source import VideoSourceNode
+    from pose3d_ros.pipeline import drain
+
+    probe = Node("bench_probe")
+    tf_latency, keypoints, skeletons = [], [], []
+    clock = probe.get_clock()
+
+    def on_tf(msg):
+        now = clock.now().nanoseconds
+        stamps = {t.header.stamp.sec * 10**9 + t.header.stamp.nanosec for t in msg.transforms
+                  if "/" not in t.child_frame_id}
+        tf_latency.extend((now - s) / 1e6 for s in stamps)
+
+    qos = QoSProfile(depth=100)
+    probe.create_subscription(TFMessage, "/tf", on_tf, qos)
+    probe.create_subscription(PointCloud2, "keypoints", lambda m: keypoints.append(m), qos)
+    probe.create_subscription(PointCloud2, "skeletons_3d", lambda m: skeletons.append(m), qos)
+    source = VideoSourceNode(parameter_overrides=[Parameter("max_frames", value=frames),
+                                                  Parameter("rate_hz", value=30.0)])
+    nodes = [source, KeypointDetectorNode(), LifterNode(), probe]
+    executor = SingleThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    start = time.monotonic()
+    while not source.finished:
+        executor.spin_once(timeout_sec=0.01)
+    seconds = time.monotonic() - start
+    drain(executor, nodes[2])
+    result = {"images": source.published, "seconds": seconds, "keypoints": len(keypoints),
+              "skeletons": len(skeletons), "tf_messages": len(tf_latency),
+              "tf_latency_p50_ms": float(np.percentile(tf_latency, 50)) if tf_latency else float("nan"),
+              "tf_latency_p95_ms": float(np.percentile(tf_latency, 95)) if tf_latency else float("nan"),
+              "lifter_p50_ms": float(np.percentile(list(nodes[2].diag.latencies_ms), 50))}
+    for node in nodes:
+        node.destroy_node()
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-pipeline", action="store_true")
+    args = parser.parse_args(argv)
+    rclpy.init()
+    try:
+        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f}; torch {torch.__version__}")
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for device in devices:
+            for tracks in (1, 10):
+                for part, (p50, p95) in latency(device, tracks).items():
+                    print(f"{device}, {tracks:2d} tracks, {part}: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+        for frames, rss, tracks in memory():
+            print(f"memory after {frames:5d} frames: RSS {rss:.1f} MiB, {tracks} tracks held")
+        if not args.skip_pipeline:
+            r = pipeline()
+            print(f"pipeline at 30 Hz: {r['images']} images in {r['seconds']:.1f} s, {r['keypoints']} keypoint "
+                  f"clouds, {r['skeletons']} skeleton clouds, {r['tf_messages']} TF messages; image stamp to /tf "
+                  f"p50 {r['tf_latency_p50_ms']:.1f} ms, p95 {r['tf_latency_p95_ms']:.1f} ms; "
+                  f"lifter callback p50 {r['lifter_p50_ms']:.2f} ms")
+    finally:
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

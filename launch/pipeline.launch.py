@@ -1,0 +1,36 @@
+"""Launch the pose3d_ros pipeline: video_source -> keypoint_detector -> lifter (+ preview_recorder).
+
+    ros2 launch pose3d_ros pipeline.launch.py source:=/path/to/video.mp4 preview:=true
+
+Without a ROS 2 distro (PyPI wheels, no launch_ros), ``pose3d-pipeline`` runs the same nodes
+with the same parameters file in one process.
+"""
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
+
+
+def generate_launch_description() -> LaunchDescription:
+    params_file = LaunchConfiguration("params_file")
+    source = LaunchConfiguration("source")
+    return LaunchDescription([
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=PathJoinSubstitution([FindPackageShare("pose3d_ros"), "config", "pipeline.yaml"]),
+            description="ROS parameters file for all nodes"),
+        DeclareLaunchArgument("source", default_value="",
+                              description="Video file, image folder or camera device; empty: the sample clip"),
+        DeclareLaunchArgument("preview", default_value="false",
+                              description="Also write a preview video and PNG (preview_recorder)"),
+        Node(package="pose3d_ros", executable="video_source", name="video_source",
+             parameters=[params_file, {"source": source}]),
+        Node(package="pose3d_ros", executable="keypoint_detector", name="keypoint_detector",
+             parameters=[params_file]),
+        Node(package="pose3d_ros", executable="lifter", name="lifter", parameters=[params_file]),
+        Node(package="pose3d_ros", executable="preview_recorder", name="preview_recorder",
+             parameters=[params_file], condition=IfCondition(LaunchConfiguration("preview"))),
+    ])

@@ -1,0 +1,1 @@
+"""ROS 2 nodes: thin shells that convert messages and call the core library."""

@@ -1,0 +1,133 @@
+"""Loaders of users' formats, on small files written here in each format."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import h5py
+import numpy as np
+import pytest
+
+from pose3d_ros.geometry import world_to_camera
+from training.formats import (
+    H36M32_TO_17,
+    H36M_CAMERA_ORDER,
+    SH_TO_H36M16,
+    load_3dhp,
+    load_martinez_h36m,
+    load_videopose3d_h36m,
+    load_videopose3d_humaneva,
+    read_npz_object,
+)
+
+RNG = np.random.default_rng(3)
+
+
+def _camera(t_z: float) -> dict:
+    return {"R": np.eye(3).tolist(), "T": [0.0, 0.0, t_z], "f": [1000.0, 1000.0], "c": [500.0, 500.0],
+            "k": [0.0, 0.0, 0.0], "p": [0.0, 0.0], "res_w": 1000, "res_h": 1000}
+
+
+class _Evil:
+    def __reduce__(self):
+        return os.system, ("echo should-never-run",)
+
+
+def test_read_npz_object_returns_dicts_of_arrays(tmp_path):
+    data = {"S1": {"Walking": RNG.normal(size=(4, 3)).astype(np.float32)}}
+    np.savez(tmp_path / "d.npz", positions_3d=data, plain=np.arange(3))
+    loaded = read_npz_object(tmp_path / "d.npz", "positions_3d")
+    assert np.array_equal(loaded["S1"]["Walking"], data["S1"]["Walking"])
+    assert np.array_equal(read_npz_object(tmp_path / "d.npz", "plain"), np.arange(3))
+    with pytest.raises(KeyError, match="no array 'missing'"):
+        read_npz_object(tmp_path / "d.npz", "missing")
+
+
+def test_read_npz_object_refuses_code(tmp_path):
+    np.savez(tmp_path / "evil.npz", data=np.array(_Evil(), dtype=object))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        read_npz_object(tmp_path / "evil.npz", "data")
+
+
+def test_videopose3d_h36m(tmp_path):
+    world = RNG.normal(size=(6, 32, 3)).astype(np.float32)
+    kps = [RNG.uniform(0, 1000, size=(6, 17, 2)).astype(np.float32) for _ in range(4)]
+    np.savez(tmp_path / "data_3d_h36m.npz", positions_3d={"S9": {"Walking 1": world}})
+    np.savez(tmp_path / "data_2d_h36m_gt.npz", positions_2d={"S9": {"Walking 1": kps}},
+             metadata={"layout_name": "h36m", "num_joints": 17})
+    cams = {"S9": {cam_id: _camera(-5.0 - i) for i, cam_id in enumerate(H36M_CAMERA_ORDER)}}
+    (tmp_path / "cams.json").write_text(json.dumps(cams))
+    seqs = load_videopose3d_h36m(tmp_path / "data_3d_h36m.npz", tmp_path / "data_2d_h36m_gt.npz",
+                                 tmp_path / "cams.json", ("S9",))
+    assert [s.camera for s in seqs] == list(H36M_CAMERA_ORDER)
+    assert np.allclose(seqs[2].positions_3d, world[:, H36M32_TO_17] + [0.0, 0.0, 7.0], atol=1e-5)
+    assert np.array_equal(seqs[3].keypoints_2d, kps[3])
+    assert seqs[0].intrinsics.fx == 1000.0
+
+
+def test_videopose3d_humaneva(tmp_path):
+    world = RNG.normal(size=(5, 15, 3)).astype(np.float32)
+    kps = [RNG.uniform(0, 640, size=(5, 15, 2)).astype(np.float32) for _ in range(3)]
+    np.savez(tmp_path / "d3.npz", positions_3d={"Validate/S1": {"Jog 1 chunk0": world}, "Train/S1": {}})
+    np.savez(tmp_path / "d2.npz", positions_2d={"Validate/S1": {"Jog 1 chunk0": kps}})
+    cams = {"S1": [{"id": f"C{i}", "res_w": 640, "res_h": 480, "orientation_wxyz": [1, 0, 0, 0],
+                    "translation_m": [0, 0, -3.0]} for i in (1, 2, 3)]}
+    (tmp_path / "cams.json").write_text(json.dumps(cams))
+    seqs = load_videopose3d_humaneva(tmp_path / "d3.npz", tmp_path / "d2.npz", tmp_path / "cams.json", "Validate")
+    assert [(s.subject, s.camera, s.eval_group) for s in seqs] == [("S1", f"C{i}", "Jog S1") for i in (1, 2, 3)]
+    assert np.allclose(seqs[0].positions_3d, world + [0, 0, 3.0], atol=1e-5)
+    assert np.array_equal(seqs[1].keypoints_2d, kps[1]) and seqs[1].intrinsics is None
+
+
+def _write_martinez(root, world_mm):
+    pose_dir = root / "S9" / "MyPoses" / "3D_positions"
+    pose_dir.mkdir(parents=True)
+    with h5py.File(pose_dir / "Walking 1.h5", "w") as f:
+        f["3D_positions"] = world_mm.reshape(len(world_mm), 96).T
+    sh_dir = root / "S9" / "StackedHourglass"
+    sh_dir.mkdir(parents=True)
+    sh = RNG.uniform(0, 1000, size=(len(world_mm), 16, 2))
+    for cam_id in H36M_CAMERA_ORDER:
+        with h5py.File(sh_dir / f"Walking_1.{cam_id}.h5", "w") as f:
+            f["poses"] = sh
+    rot = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # world -> camera
+    with h5py.File(root / "cameras.h5", "w") as f:
+        for c in range(1, 5):
+            g = f.create_group(f"subject9/camera{c}")
+            g["R"] = rot.T  # stored transposed
+            g["T"] = np.array([[0.0], [0.0], [-4000.0]])
+            g["f"], g["c"] = np.array([[1100.0], [1100.0]]), np.array([[500.0], [500.0]])
+            g["k"], g["p"] = np.zeros((3, 1)), np.zeros((2, 1))
+    return rot, sh
+
+
+def test_martinez_h5_tree(tmp_path):
+    world_mm = RNG.normal(0, 300, size=(7, 32, 3))
+    rot, sh = _write_martinez(tmp_path, world_mm)
+    gt = load_martinez_h36m(tmp_path, tmp_path / "cameras.h5", ("S9",), "gt")
+    assert len(gt) == 4 and gt[0].action == "Walking 1"
+    expected = world_to_camera(world_mm[:, H36M32_TO_17] / 1000.0, rot, np.array([0.0, 0.0, -4.0]))
+    assert np.allclose(gt[0].positions_3d, expected, atol=1e-5)
+    pinhole = 1100.0 * expected[..., :2] / expected[..., 2:] + 500.0
+    assert np.allclose(gt[0].keypoints_2d, pinhole, atol=1e-3)
+    det = load_martinez_h36m(tmp_path, tmp_path / "cameras.h5", ("S9",), "sh")
+    keep = [j for j in range(17) if j != 9]
+    assert np.allclose(det[1].keypoints_2d[:, keep], sh[:, SH_TO_H36M16], atol=1e-3)
+
+
+def test_3dhp_train_and_test(tmp_path):
+    d3 = RNG.normal(0, 500, size=(8, 17, 3))
+    d2 = RNG.uniform(0, 2048, size=(8, 17, 2))
+    np.savez(tmp_path / "data_train_3dhp.npz", data={"S1 Seq1": [{0: {"data_3d": d3, "data_2d": d2}}]})
+    valid = np.array([1, 1, 0, 1, 0, 1, 1, 1])
+    np.savez(tmp_path / "data_test_3dhp.npz",
+             data={"TS1": {"data_3d": d3, "data_2d": d2, "valid": valid},
+                   "TS5": {"data_3d": d3, "data_2d": d2, "valid": np.ones(8)}})
+    train = load_3dhp(tmp_path / "data_train_3dhp.npz", train=True)
+    assert [(s.subject, s.action, s.camera) for s in train] == [("S1", "Seq1", "0")]
+    assert np.allclose(train[0].positions_3d, d3 / 1000.0, atol=1e-6)
+    test = load_3dhp(tmp_path / "data_test_3dhp.npz", train=False)
+    assert [s.eval_group for s in test] == ["TS1", "TS5"]
+    assert len(test[0].positions_3d) == 6 and np.allclose(test[0].keypoints_2d, d2[valid == 1], atol=1e-4)
+    assert test[0].image_size == (2048, 2048) and test[1].image_size == (1920, 1080)

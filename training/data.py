@@ -1,0 +1,151 @@
+"""Human3.6M and HumanEva-I in the compact form of ../shared/data: 3D joints, cameras, 2D inputs.
+
+Never commit these files or anything derived from them; see ../shared/data/README.md.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pose3d_ros.geometry import CameraIntrinsics, world_to_camera
+from pose3d_ros.skeleton import H36M17, HUMANEVA15, SkeletonLayout
+
+H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
+H36M_TEST_SUBJECTS = ("S9", "S11")
+H36M_MISSING_NOTE = ("shared copy lacks 5 of the usual sequences, among them the test sequence "
+                     "S9 'Discussion 1' (about 4 % of test frames)")
+HUMANEVA_ACTIONS = ("Walking", "Jog", "Box")
+DATASET_LAYOUTS: dict[str, SkeletonLayout] = {"h36m": H36M17, "humaneva": HUMANEVA15}
+
+
+@dataclass
+class Sequence:
+    """One (subject, action, camera) clip: camera-frame 3D joints (m) and 2D pixels.
+
+    ``intrinsics`` is None where the dataset has none (HumanEva-I): such inputs are
+    screen-normalised by ``image_size`` instead of focal-normalised."""
+
+    subject: str
+    action: str
+    camera: str
+    positions_3d: np.ndarray  # (N, J, 3) metres, camera frame
+    keypoints_2d: np.ndarray  # (N, J, 2) pixels
+    intrinsics: CameraIntrinsics | None
+    image_size: tuple[int, int]
+    dataset: str = "h36m"
+
+    @property
+    def action_name(self) -> str:
+        """Action without its take number: 'Walking 1' -> 'Walking'."""
+        return self.action.split(" ")[0]
+
+    @property
+    def eval_group(self) -> str:
+        """The row a sequence counts towards in the papers' tables: the action (Human3.6M),
+        action and subject (HumanEva-I) or the test sequence (MPI-INF-3DHP)."""
+        if self.dataset == "3dhp":
+            return self.subject
+        return self.action_name if self.dataset == "h36m" else f"{self.action_name} {self.subject}"
+
+
+def project_h36m(points_cam: np.ndarray, cam: dict) -> np.ndarray:
+    """Human3.6M projection with its own distortion model (the VideoPose3D formula)."""
+    xy = points_cam[..., :2] / points_cam[..., 2:3]
+    k, p = np.asarray(cam["k"]), np.asarray(cam["p"])
+    r2 = np.sum(xy ** 2, axis=-1, keepdims=True)
+    radial = 1 + k[0] * r2 + k[1] * r2 ** 2 + k[2] * r2 ** 3
+    tan = np.sum(xy * p, axis=-1, keepdims=True)
+    xy = xy * (radial + tan) + p * r2
+    return xy * np.asarray(cam["f"]) + np.asarray(cam["c"])
+
+
+def h36m_intrinsics(cam: dict) -> CameraIntrinsics:
+    return CameraIntrinsics(cam["f"][0], cam["f"][1], cam["c"][0], cam["c"][1],
+                            int(cam["res_w"]), int(cam["res_h"]))
+
+
+def load_h36m(root: str | Path, subjects: tuple[str, ...], inputs: str = "gt",
+              frame_step: int = 1) -> list[Sequence]:
+    """Load every (subject, action, camera) sequence of the given subjects.
+
+    inputs: 'gt' for the ground-truth projection, 'sh' for Stacked Hourglass detections
+    (16 joints, neck_nose missing: filled with the midpoint of thorax and head).
+    """
+    root = Path(root)
+    positions = np.load(root / "h36m_positions_3d17.npz")
+    cameras = json.loads((root / "h36m_cameras.json").read_text())
+    detections = np.load(root / "h36m_sh_pt_mpii_2d16.npz") if inputs == "sh" else None
+    if inputs not in ("gt", "sh"):
+        raise ValueError(f"inputs must be 'gt' or 'sh', got {inputs!r}")
+    out = []
+    for key in sorted(positions.keys()):
+        subject, action = key.split("|")
+        if subject not in subjects:
+            continue
+        world = positions[key][::frame_step].astype(np.float64)
+        for cam_id in sorted(cameras[subject]):
+            cam = cameras[subject][cam_id]
+            pos_cam = world_to_camera(world, np.asarray(cam["R"]), np.asarray(cam["T"]))
+            if detections is None:
+                kps = project_h36m(pos_cam, cam)
+            else:
+                kps = _sh_to_17(detections[f"{key}|{cam_id}"][::frame_step].astype(np.float64))
+            out.append(Sequence(subject, action, cam_id, pos_cam.astype(np.float32), kps.astype(np.float32),
+                                h36m_intrinsics(cam), (int(cam["res_w"]), int(cam["res_h"]))))
+    return out
+
+
+def _sh_to_17(kps16: np.ndarray) -> np.ndarray:
+    kps = np.insert(kps16, 9, 0.0, axis=1)
+    kps[:, 9] = 0.5 * (kps[:, 8] + kps[:, 10])
+    return kps
+
+
+def _matrix_from_wxyz(q: np.ndarray) -> np.ndarray:
+    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def load_humaneva(root: str | Path, split: str, actions: tuple[str, ...] = HUMANEVA_ACTIONS) -> list[Sequence]:
+    """HumanEva-I ``Train`` or ``Validate`` sequences of the given actions, ground-truth 2D.
+
+    The subject is reported as e.g. 'S1'; chunks of one take stay separate sequences."""
+    root = Path(root)
+    positions = np.load(root / "humaneva15_positions_3d.npz")
+    keypoints = np.load(root / "humaneva15_gt_2d.npz")
+    cameras = json.loads((root / "humaneva_cameras.json").read_text())
+    out = []
+    for key in sorted(positions.keys()):
+        split_subject, action = key.split("|")
+        part, subject = split_subject.split("/")
+        if part != split or action.split(" ")[0] not in actions:
+            continue
+        world = positions[key].astype(np.float64)
+        for cam in cameras[subject]:
+            # The quaternion is the camera's orientation in the world: camera = R^T (world - t).
+            rot = _matrix_from_wxyz(cam["orientation_wxyz"]).T
+            pos_cam = world_to_camera(world, rot, np.asarray(cam["translation_m"]))
+            kps = keypoints[f"{key}|{cam['id']}"]
+            out.append(Sequence(subject, action, cam["id"], pos_cam.astype(np.float32), kps.astype(np.float32),
+                                None, (int(cam["res_w"]), int(cam["res_h"])), "humaneva"))
+    return out
+
+
+def load_split(data: dict, split: str) -> list[Sequence]:
+    """The ``train`` or ``test`` split of a config's ``data`` section (dataset, root, inputs, ...)."""
+    dataset = data.get("dataset", "h36m")
+    if dataset == "h36m":
+        subjects = data.get("train_subjects", H36M_TRAIN_SUBJECTS) if split == "train" else H36M_TEST_SUBJECTS
+        return load_h36m(data["root"], tuple(subjects), data.get("inputs", "gt"),
+                         frame_step=data.get("frame_step", 1) if split == "train" else 1)
+    if dataset == "humaneva":
+        if data.get("inputs", "gt") != "gt":
+            raise ValueError("HumanEva-I has ground-truth 2D inputs only")
+        return load_humaneva(data["root"], "Train" if split == "train" else "Validate",
+                             tuple(data.get("actions", HUMANEVA_ACTIONS)))
+    raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(DATASET_LAYOUTS)}")

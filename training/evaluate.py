@@ -1,0 +1,244 @@
+"""Offline evaluation of a lifter on whole sequences, and the ``pose3d-eval`` command.
+
+``pose3d-eval --checkpoint models/X.json --dataset h36m --input gt`` evaluates on S9/S11
+(``--dataset humaneva``: the Validate split, Walk/Jog/Box per subject),
+writes training/results/<model>__<dataset>_<input>.json with per-action and per-joint
+figures and a per-joint plot, and regenerates training/RESULTS.md from all results.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pose3d_ros.geometry import normalize_screen, normalize_with_intrinsics
+from pose3d_ros.metrics import (
+    bone_length_rmse,
+    bone_length_std,
+    illegal_bend_share,
+    mpjpe,
+    mpjve,
+    n_mpjpe,
+    p_mpjpe,
+    pck,
+    per_joint_error,
+    root_position_error,
+    symmetry_error,
+)
+from pose3d_ros.model_io import load_model
+from pose3d_ros.skeleton import SkeletonLayout
+
+from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def model_inputs(seq: Sequence) -> np.ndarray:
+    """The lifter's input for a sequence: focal-normalised 2D keypoints, or screen-normalised
+    ones where the dataset has no intrinsics (see input_normalization)."""
+    if seq.intrinsics is None:
+        return normalize_screen(seq.keypoints_2d, *seq.image_size)
+    return normalize_with_intrinsics(seq.keypoints_2d, seq.intrinsics)
+
+
+def input_normalization(seq: Sequence) -> str:
+    """The model-card name of the normalisation model_inputs applies to ``seq``."""
+    return "screen" if seq.intrinsics is None else "intrinsics"
+
+
+def root_relative(positions: np.ndarray) -> np.ndarray:
+    return positions - positions[:, :1]
+
+
+SLIDING_STEP = 5  # frames between the windows of a sequence-to-sequence model (Wang et al.)
+
+
+def context_index(frames: int, samples: int, causal: bool, rng: np.random.Generator) -> np.ndarray:
+    """(frames, samples) frame indices drawn uniformly for each frame from the whole sequence
+    or, ``causal``, from the frames up to it (the anatomy-aware bone-length samples)."""
+    high = np.arange(1, frames + 1) if causal else np.full(frames, frames)
+    return np.floor(rng.random((frames, samples)) * high[:, None]).astype(np.int64)
+
+
+def _sliding_windows(model: torch.nn.Module, x: torch.Tensor, window: int, step: int = SLIDING_STEP,
+                     batch: int = 64) -> torch.Tensor:
+    """A sequence-to-sequence model over windows ``step`` frames apart, overlaps averaged."""
+    n = x.shape[0]
+    if n < window:
+        x = torch.cat([x, x[-1:].expand(window - n, *x.shape[1:])])
+    starts = list(range(0, x.shape[0] - window + 1, step))
+    if starts[-1] != x.shape[0] - window:
+        starts.append(x.shape[0] - window)
+    total, count = None, torch.zeros(x.shape[0], 1, 1, device=x.device)
+    for i in range(0, len(starts), batch):
+        s = torch.tensor(starts[i:i + batch], device=x.device)
+        out = model(x[s[:, None] + torch.arange(window, device=x.device)]).float()
+        total = torch.zeros(x.shape[0], *out.shape[2:], device=x.device) if total is None else total
+        for k, start in enumerate(starts[i:i + batch]):
+            total[start:start + window] += out[k]
+            count[start:start + window] += 1
+    return (total / count)[:n]
+
+
+@torch.no_grad()
+def predict_sequence(model: torch.nn.Module, inputs: np.ndarray, receptive_field: int,
+                     causal: bool, relative: bool = True, seed: int = 0) -> np.ndarray:
+    """Predictions for every frame of a sequence (edge padding, one forward; sliding windows
+    for sequence-to-sequence models; bone-length samples drawn with ``seed`` for models that
+    need context), made root-relative unless ``relative`` is False (the trajectory model)."""
+    device = next(model.parameters()).device
+    x = torch.from_numpy(inputs.astype(np.float32)).to(device)
+    window = getattr(model, "sequence_window", None)
+    if window:
+        out = _sliding_windows(model, x, window)
+    else:
+        pad_left = receptive_field - 1 if causal else receptive_field // 2
+        padded = torch.cat([x[:1].expand(pad_left, *x.shape[1:]), x,
+                            x[-1:].expand(receptive_field - 1 - pad_left, *x.shape[1:])])
+        kwargs = {}
+        if getattr(model, "needs_context", False):
+            index = context_index(len(inputs), model.context_frames, causal, np.random.default_rng(seed))
+            kwargs = {"context": x[None], "context_index": torch.from_numpy(index).to(device)[None]}
+        out = model(padded[None], **kwargs)[0].float()
+    out = out.cpu().numpy()
+    return root_relative(out) if relative else out
+
+
+def evaluate_trajectory(model: torch.nn.Module, sequences: list[Sequence], receptive_field: int,
+                        causal: bool) -> dict:
+    """Root position error (mm, camera frame) of a trajectory model, per group and averaged."""
+    model.eval()
+    per_group: dict[str, list] = defaultdict(list)
+    for seq in sequences:
+        pred = predict_sequence(model, model_inputs(seq), receptive_field, causal, relative=False)
+        per_group[seq.eval_group].append((len(pred), 1000 * root_position_error(pred[:, 0], seq.positions_3d[:, 0])))
+    result: dict = {"actions": {}}
+    for group, rows in sorted(per_group.items()):
+        rows = np.array(rows)
+        result["actions"][group] = {"root_error_mm": float((rows[:, 0] * rows[:, 1]).sum() / rows[:, 0].sum()),
+                                    "frames": int(rows[:, 0].sum())}
+    result["root_error_mm"] = float(np.mean([a["root_error_mm"] for a in result["actions"].values()]))
+    return result
+
+
+def evaluate(model: torch.nn.Module, sequences: list[Sequence], receptive_field: int,
+             causal: bool) -> dict:
+    """P1, P2, N-MPJPE (mm), MPJVE (mm/frame) and PCK@150mm (%) per action and, as in the
+    papers, their mean over actions; per-joint P1 over all frames."""
+    model.eval()
+    keys = ("p1_mm", "p2_mm", "n_mpjpe_mm", "mpjve_mm", "pck150")
+    per_action: dict[str, list] = defaultdict(list)
+    joint_sum, frames = 0.0, 0
+    structure = []
+    for seq in sequences:
+        pred = predict_sequence(model, model_inputs(seq), receptive_field, causal)
+        target = root_relative(seq.positions_3d)
+        if seq.dataset in DATASET_LAYOUTS:
+            structure.append((len(pred), structure_metrics(pred, target, DATASET_LAYOUTS[seq.dataset])))
+        per_action[seq.eval_group].append(
+            (len(pred), 1000 * mpjpe(pred, target), 1000 * p_mpjpe(pred, target), 1000 * n_mpjpe(pred, target),
+             1000 * mpjve(pred, target), pck(pred, target)))
+        joint_sum = joint_sum + 1000 * per_joint_error(pred, target) * len(pred)
+        frames += len(pred)
+    result: dict = {"actions": {}}
+    for action, rows in sorted(per_action.items()):
+        rows = np.array(rows)
+        n = rows[:, 0].sum()
+        values = (rows[:, 1:] * rows[:, :1]).sum(axis=0) / n
+        result["actions"][action] = dict(zip(keys, map(float, values)), frames=int(n))
+    for key in keys:
+        result[key] = float(np.mean([a[key] for a in result["actions"].values()]))
+    result["frames"] = frames
+    result["per_joint_p1_mm"] = (joint_sum / max(frames, 1)).tolist()
+    if structure:
+        weights = np.array([w for w, _ in structure], dtype=np.float64)
+        weights /= weights.sum()
+        result["structure"] = _weighted_mean(weights, [m for _, m in structure])
+    return result
+
+
+def _weighted_mean(weights: np.ndarray, records: list):
+    """Element-wise weighted mean of equally nested dicts of numbers."""
+    if isinstance(records[0], dict):
+        return {k: _weighted_mean(weights, [r[k] for r in records]) for k in records[0]}
+    return float(np.dot(weights, records))
+
+
+def structure_metrics(pred: np.ndarray, target: np.ndarray, layout: SkeletonLayout) -> dict:
+    """Structural validity of one sequence's predictions (N, J, 3), mm and %: left/right bone
+    length differences and each bone length's standard deviation over the frames (Dabral et al.
+    Table 6), bone length RMSE against the truth (Tang et al. Table 3; bones named by their child
+    joint), and for H36M-17 the share of elbows and knees bent the wrong way."""
+    names = [layout.joint_names[c] for c, _ in layout.bones]
+    pairs = tuple((layout.bones[names.index(layout.joint_names[le])], layout.bones[names.index(layout.joint_names[r])])
+                  for le, r in zip(layout.joints_left, layout.joints_right))
+    out = {
+        "symmetry_mm": dict(zip([layout.joint_names[le][2:] for le in layout.joints_left],
+                                (1000 * symmetry_error(pred, pairs)).tolist())),
+        "bone_std_mm": {name: 1000 * bone_length_std(pred, (bone,)) for name, bone in zip(names, layout.bones)},
+        "bone_rmse_mm": dict(zip(names, (1000 * bone_length_rmse(pred, target, layout.bones)).tolist())),
+    }
+    if layout.name == "h36m17":
+        out["illegal_bend_pct"] = illegal_bend_share(pred)
+    return out
+
+
+def _training_summary(card: dict) -> dict:
+    history = card.get("training", {}).get("history", [])
+    return {"epochs": len(history), "hours": round(sum(h["seconds"] for h in history) / 3600, 2),
+            "hardware": card.get("training", {}).get("hardware"),
+            "inputs": card.get("training", {}).get("inputs")}
+
+
+def _hardware() -> str:
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, CPU"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pose3d-eval", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="model card (.json) or weights of a lifter")
+    parser.add_argument("--dataset", choices=["h36m", "humaneva"], default="h36m")
+    parser.add_argument("--input", choices=["gt", "sh"], default="gt",
+                        help="2D input: ground-truth projection or Stacked Hourglass detections")
+    parser.add_argument("--data-root", default="../shared/data", help="folder with h36m/ and humaneva/")
+    parser.add_argument("--results-dir", default=str(RESULTS_DIR))
+    args = parser.parse_args(argv)
+    from .report import write_plots, write_results_md  # matplotlib only when reporting
+
+    loaded = load_model(args.checkpoint)
+    start = time.time()
+    sequences = load_split({"dataset": args.dataset, "root": str(Path(args.data_root) / args.dataset),
+                            "inputs": args.input}, "test")
+    metrics = evaluate(loaded.model, sequences, loaded.receptive_field, loaded.causal)
+    name = loaded.path.stem
+    out_dir = Path(args.results_dir)
+    record = {
+        "model": name, "card": str(loaded.path), "dataset": args.dataset, "input": args.input,
+        "receptive_field": loaded.receptive_field, "causal": loaded.causal,
+        "parameters": loaded.card.get("parameters"), "reference": loaded.card.get("reference"),
+        "training": _training_summary(loaded.card),
+        "metrics": metrics, "note": H36M_MISSING_NOTE if args.dataset == "h36m" else "",
+        "hardware": _hardware(), "layout": loaded.card["layout"],
+        "eval_seconds": round(time.time() - start, 1),
+        "command": "pose3d-eval " + shlex.join(sys.argv[1:] if argv is None else argv),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}__{args.dataset}_{args.input}.json"
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    write_plots(record, loaded.card, out_dir)
+    write_results_md(out_dir)
+    print(f"{name} on {args.dataset} ({args.input}): P1 {metrics['p1_mm']:.1f} mm, P2 {metrics['p2_mm']:.1f} mm, "
+          f"MPJVE {metrics['mpjve_mm']:.2f} mm -> {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Loaders for the formats users already have, all returning :class:`training.data.Sequence`.
+
+- VideoPose3D npz (data_3d_h36m.npz + data_2d_h36m_*.npz, data_3d/2d_humaneva15*.npz)
+- the Martinez et al. h5 tree (S*/MyPoses/3D_positions/*.h5, S*/StackedHourglass/*.h5, cameras.h5)
+- MPI-INF-3DHP npz as used by P-STMO and MixSTE (data_train_3dhp.npz, data_test_3dhp.npz)
+
+Several of these files store Python dicts as pickled numpy object arrays. They are read with
+:func:`read_npz_object`, whose unpickler accepts numpy arrays and plain containers only: a
+file that tries to build anything else is rejected, so loading never runs a download's code.
+"""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from pose3d_ros.geometry import world_to_camera
+
+from .data import Sequence, h36m_intrinsics
+
+# Human3.6M's 32 recorded joints -> the 17 that move (H36M-17 order), as VideoPose3D and Martinez keep them.
+H36M32_TO_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
+# Martinez's Stacked Hourglass files (MPII order) -> H36M-17 without neck_nose (joint 9).
+SH_TO_H36M16 = [6, 2, 1, 0, 3, 4, 5, 7, 8, 9, 13, 14, 15, 12, 11, 10]
+H36M_CAMERA_ORDER = ("54138969", "55011271", "58860488", "60457274")
+H36M_HEIGHTS = {"54138969": 1002, "55011271": 1000, "58860488": 1000, "60457274": 1002}  # all 1000 wide
+
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "OrderedDict"),
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays and containers")
+        return super().find_class(module, name)
+
+
+def read_npz_object(path: str | Path, key: str):
+    """The Python object stored under ``key`` of an npz (a 0-d object array, e.g. a dict),
+    unpickled with numpy arrays and plain containers allowed and nothing else."""
+    with zipfile.ZipFile(path) as archive:
+        try:
+            raw = archive.read(f"{key}.npy")
+        except KeyError:
+            raise KeyError(f"{path} has no array {key!r} (has {archive.namelist()})") from None
+    stream = io.BytesIO(raw)
+    major, _ = npy_format.read_magic(stream)
+    read_header = npy_format.read_array_header_1_0 if major == 1 else npy_format.read_array_header_2_0
+    _, _, dtype = read_header(stream)
+    if not dtype.hasobject:
+        return np.load(io.BytesIO(raw))
+    obj = _ArrayUnpickler(stream, encoding="latin1").load()
+    return obj.item() if isinstance(obj, np.ndarray) and obj.shape == () else obj
+
+
+def _h36m_cameras(cameras_json: str | Path) -> dict:
+    return json.loads(Path(cameras_json).read_text())
+
+
+def load_videopose3d_h36m(path_3d: str | Path, path_2d: str | Path, cameras_json: str | Path,
+                          subjects: tuple[str, ...]) -> list[Sequence]:
+    """VideoPose3D's data_3d_h36m.npz (32 joints, world, metres) with a data_2d_h36m_*.npz
+    (per camera, 17 joints, pixels). Cameras: a json in the format of ../shared/data."""
+    positions = read_npz_object(path_3d, "positions_3d")
+    keypoints = read_npz_object(path_2d, "positions_2d")
+    cameras = _h36m_cameras(cameras_json)
+    out = []
+    for subject in subjects:
+        for action, world in sorted(positions[subject].items()):
+            world = np.asarray(world, dtype=np.float64)[:, H36M32_TO_17]
+            for cam_id, kps in zip(H36M_CAMERA_ORDER, keypoints[subject][action]):
+                cam = cameras[subject][cam_id]
+                n = min(len(world), len(kps))  # some 2D files are a frame shorter
+                pos = world_to_camera(world[:n], np.asarray(cam["R"]), np.asarray(cam["T"]))
+                out.append(Sequence(subject, action, cam_id, pos.astype(np.float32),
+                                    np.asarray(kps[:n, :, :2], dtype=np.float32), h36m_intrinsics(cam),
+                                    (int(cam["res_w"]), int(cam["res_h"]))))
+    return out
+
+
+def load_videopose3d_humaneva(path_3d: str | Path, path_2d: str | Path, cameras_json: str | Path,
+                              split: str) -> list[Sequence]:
+    """VideoPose3D's data_3d_humaneva15.npz / data_2d_humaneva15_gt.npz (subjects 'Train/S1', ...),
+    with cameras from a humaneva_cameras.json as in ../shared/data."""
+    from .data import _matrix_from_wxyz
+
+    positions = read_npz_object(path_3d, "positions_3d")
+    keypoints = read_npz_object(path_2d, "positions_2d")
+    cameras = json.loads(Path(cameras_json).read_text())
+    out = []
+    for split_subject in sorted(positions):
+        part, subject = split_subject.split("/")
+        if part != split:
+            continue
+        for action, world in sorted(positions[split_subject].items()):
+            for cam, kps in zip(cameras[subject], keypoints[split_subject][action]):
+                rot = _matrix_from_wxyz(cam["orientation_wxyz"]).T
+                pos = world_to_camera(np.asarray(world, np.float64), rot, np.asarray(cam["translation_m"]))
+                out.append(Sequence(subject, action, cam["id"], pos.astype(np.float32),
+                                    np.asarray(kps, dtype=np.float32), None,
+                                    (int(cam["res_w"]), int(cam["res_h"])), "humaneva"))
+    return out
+
+
+def load_martinez_h36m(root: str | Path, cameras_h5: str | Path, subjects: tuple[str, ...],
+                       inputs: str = "gt") -> list[Sequence]:
+    """The Martinez et al. h5 tree: S<n>/MyPoses/3D_positions/<action>.h5 ('3D_positions',
+    96 x N, millimetres, world) and, for inputs='sh', S<n>/StackedHourglass/<action>.<camera>.h5
+    ('poses', N x 16 x 2, MPII order, spaces in the action written as '_'). cameras.h5 holds
+    subject<n>/camera<c>/{R, T (mm), f, c, k, p}; R is stored transposed."""
+    import h5py
+
+    from .data import _sh_to_17, project_h36m
+
+    root = Path(root)
+    out = []
+    with h5py.File(cameras_h5, "r") as hf:
+        cams = {}
+        for subject in subjects:
+            for c, cam_id in enumerate(H36M_CAMERA_ORDER, start=1):
+                g = hf[f"subject{int(subject[1:])}/camera{c}"]
+                cams[subject, cam_id] = {
+                    "R": g["R"][:].T, "T": g["T"][:].reshape(3) / 1000.0, "f": g["f"][:].reshape(2).tolist(),
+                    "c": g["c"][:].reshape(2).tolist(), "k": g["k"][:].reshape(3).tolist(),
+                    "p": g["p"][:].reshape(2).tolist(), "res_w": 1000, "res_h": H36M_HEIGHTS[cam_id]}
+    for subject in subjects:
+        for path in sorted((root / subject / "MyPoses" / "3D_positions").glob("*.h5")):
+            with h5py.File(path, "r") as h5f:
+                world = h5f["3D_positions"][:].T.reshape(-1, 32, 3)[:, H36M32_TO_17] / 1000.0
+            action = path.stem
+            for cam_id in H36M_CAMERA_ORDER:
+                cam = cams[subject, cam_id]
+                pos = world_to_camera(world, cam["R"], cam["T"])
+                if inputs == "gt":
+                    kps = project_h36m(pos, cam)
+                else:
+                    sh_path = root / subject / "StackedHourglass" / f"{action.replace(' ', '_')}.{cam_id}.h5"
+                    with h5py.File(sh_path, "r") as h5f:
+                        kps = _sh_to_17(h5f["poses"][:][:, SH_TO_H36M16].astype(np.float64))
+                    n = min(len(kps), len(pos))
+                    pos, kps = pos[:n], kps[:n]
+                out.append(Sequence(subject, action, cam_id, pos.astype(np.float32), kps.astype(np.float32),
+                                    h36m_intrinsics(cam), (cam["res_w"], cam["res_h"])))
+    return out
+
+
+# MPI-INF-3DHP test sequences filmed at 1920x1080; the others are 2048x2048.
+_3DHP_HD = ("TS5", "TS6")
+
+
+def load_3dhp(path: str | Path, train: bool) -> list[Sequence]:
+    """MPI-INF-3DHP as P-STMO/MixSTE ship it: 'data' holds, for training,
+    {"S1 Seq1": [{camera: {"data_3d", "data_2d"}}]} and, for testing,
+    {"TS1": {"data_3d", "data_2d", "valid"}}; 17 joints (root 14), millimetres.
+    Test frames whose 'valid' flag is 0 are dropped. Inputs are screen-normalised (no intrinsics)."""
+    data = read_npz_object(path, "data")
+    out = []
+    if train:
+        for seq_name, cams in sorted(data.items()):
+            subject, seq = seq_name.split(" ")
+            for cam, anim in sorted(cams[0].items()):
+                out.append(Sequence(subject, seq, str(cam), np.asarray(anim["data_3d"], np.float32) / 1000.0,
+                                    np.asarray(anim["data_2d"], np.float32)[..., :2], None, (2048, 2048), "3dhp"))
+    else:
+        for seq_name, anim in sorted(data.items()):
+            valid = np.asarray(anim["valid"]).astype(bool).reshape(-1)
+            size = (1920, 1080) if seq_name in _3DHP_HD else (2048, 2048)
+            out.append(Sequence(seq_name, seq_name, "0", np.asarray(anim["data_3d"], np.float32)[valid] / 1000.0,
+                                np.asarray(anim["data_2d"], np.float32)[valid][..., :2], None, size, "3dhp"))
+    return out

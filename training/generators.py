@@ -1,0 +1,84 @@
+"""Chunked batches for temporal models: one forward pass yields ``chunk`` outputs per sample.
+
+All sequences are edge-padded once and concatenated into single tensors, so a batch is a
+single gather: no Python loop over samples.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pose3d_ros.skeleton import SkeletonLayout
+
+
+class ChunkedDataset:
+    """Padded, concatenated inputs (normalised 2D) and targets (root-relative 3D)."""
+
+    def __init__(self, inputs: list[np.ndarray], targets: list[np.ndarray], receptive_field: int,
+                 causal: bool, chunk: int) -> None:
+        pad_left = receptive_field - 1 if causal else receptive_field // 2
+        pad_right = receptive_field - 1 - pad_left
+        self.chunk, self.span = chunk, chunk + receptive_field - 1
+        padded, starts_in, starts_out, offset_in, offset_out = [], [], [], 0, 0
+        frame, seq_in, seq_out, seq_len = [], [], [], []
+        for x in inputs:
+            padded.append(np.pad(x, ((pad_left, pad_right), (0, 0), (0, 0)), mode="edge"))
+            # Output chunks [s, s + chunk) of each sequence; the last one is shifted to fit.
+            n = len(x)
+            s = np.arange(0, n - chunk + 1, chunk)  # empty for sequences shorter than a chunk
+            if len(s) and s[-1] != n - chunk:
+                s = np.append(s, n - chunk)
+            starts_in.append(offset_in + s)
+            starts_out.append(offset_out + s)
+            frame.append(s)
+            seq_in.append(np.full(len(s), offset_in + pad_left))
+            seq_out.append(np.full(len(s), offset_out))
+            seq_len.append(np.full(len(s), n))
+            offset_in += len(padded[-1])
+            offset_out += n
+        self.inputs = torch.from_numpy(np.concatenate(padded).astype(np.float32))
+        self.targets = torch.from_numpy(np.concatenate(targets).astype(np.float32))
+        self.starts_in = np.concatenate(starts_in)
+        self.starts_out = np.concatenate(starts_out)
+        # Per chunk: its first frame within its sequence, and where that sequence starts and how long it is.
+        self.chunk_frame, self.seq_in = np.concatenate(frame), np.concatenate(seq_in)
+        self.seq_out, self.seq_len = np.concatenate(seq_out), np.concatenate(seq_len)
+
+    def __len__(self) -> int:
+        return len(self.starts_in)
+
+    def to(self, device: torch.device | str) -> "ChunkedDataset":
+        """Keep the whole dataset on ``device`` (a GPU: batches are gathered there)."""
+        self.inputs, self.targets = self.inputs.to(device), self.targets.to(device)
+        return self
+
+    def batches(self, batch_size: int, rng: np.random.Generator, rank: int = 0, world: int = 1,
+                return_index: bool = False):
+        """Yield (inputs (B, chunk + rf - 1, J, F), targets (B, chunk, J, 3)) in random order,
+        and the chunk indices with ``return_index``; with ``world`` > 1 processes, this rank's
+        share of one common order."""
+        order = rng.permutation(len(self))[rank::world]
+        device = self.inputs.device
+        ar_in, ar_out = torch.arange(self.span, device=device), torch.arange(self.chunk, device=device)
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            sin = torch.from_numpy(self.starts_in[idx]).to(device)[:, None] + ar_in
+            sout = torch.from_numpy(self.starts_out[idx]).to(device)[:, None] + ar_out
+            yield (self.inputs[sin], self.targets[sout]) + ((idx,) if return_index else ())
+
+    def context(self, idx: np.ndarray, frames: int, causal: bool, rng: np.random.Generator):
+        """For each chunk in ``idx``, ``frames`` frames drawn uniformly from its whole sequence
+        (``causal``: from the frames up to the chunk's first one): (inputs (B, L, J, F), targets (B, L, J, 3))."""
+        high = np.where(causal, self.chunk_frame[idx] + 1, self.seq_len[idx])
+        pick = np.floor(rng.random((len(idx), frames)) * high[:, None]).astype(np.int64)
+        device = self.inputs.device
+        return (self.inputs[torch.from_numpy(self.seq_in[idx][:, None] + pick).to(device)],
+                self.targets[torch.from_numpy(self.seq_out[idx][:, None] + pick).to(device)])
+
+
+def flip_pose(x: torch.Tensor, layout: SkeletonLayout) -> torch.Tensor:
+    """Horizontal flip about the principal point: negate x and swap left and right joints
+    (a single joint, the trajectory target, is only negated)."""
+    x = x[..., layout.flip_permutation(), :].clone() if x.shape[-2] == layout.num_joints else x.clone()
+    x[..., 0] *= -1
+    return x

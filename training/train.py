@@ -1,0 +1,261 @@
+"""Train a lifter from a YAML config: ``pose3d-train --config training/configs/X.yaml``.
+
+Chunked sequence training (one forward pass of a dilated network yields ``chunk`` outputs
+per sample) on tensors kept on the device, flip and 2D-noise augmentation, AMP on GPU,
+several GPUs with ``torchrun --nproc_per_node N -m training.train ...``, a per-epoch
+resumable checkpoint (safetensors, no pickle) and CSV log, and at the end an evaluation on
+the test split written into the exported model card.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
+
+from pose3d_ros.articulated_model import hard_joint_indices
+from pose3d_ros.model import ARCHITECTURES, build_model, filter_widths_for, set_bn_momentum
+from pose3d_ros.model_io import save_model
+
+from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, load_split
+from .evaluate import evaluate, evaluate_trajectory, input_normalization, model_inputs, root_relative
+from .generators import ChunkedDataset, flip_pose
+from .losses import Batch, Objective, bone_lengths, build_objective, mpjpe
+
+TEST_SPLITS = {"h36m": "h36m_s9_s11", "humaneva": "humaneva_validate"}
+
+
+def _hardware(device: torch.device, world: int) -> str:
+    if device.type == "cuda":
+        return f"{world} x {torch.cuda.get_device_name(device)}"
+    return f"{world} x {torch.get_num_threads()} CPU threads"
+
+
+def build_from_config(cfg: dict) -> tuple[torch.nn.Module, dict]:
+    """The network and its model-card hyper-parameters from the config's ``model`` section."""
+    m = cfg["model"]
+    joints = DATASET_LAYOUTS[cfg["data"].get("dataset", "h36m")].num_joints
+    outputs = 1 if m.get("target", "pose") == "trajectory" else joints
+    architecture = m.get("architecture", "temporal_conv")
+    hyper = dict(num_joints_in=joints, in_features=2, num_joints_out=outputs)
+    if architecture == "martinez_mlp":
+        hyper.update(linear_size=m.get("linear_size", 1024), num_stages=m.get("num_stages", 2),
+                     dropout=m.get("dropout", 0.5))
+    elif architecture == "temporal_conv":
+        hyper.update(filter_widths=list(filter_widths_for(m["receptive_field"])), causal=m["causal"],
+                     dropout=m.get("dropout", 0.25), channels=m["channels"])
+    else:  # the seed models: every other key of the section is a constructor argument
+        hyper.update({k: v for k, v in m.items() if k not in ("architecture", "target", "receptive_field")})
+        if "receptive_field" in m:
+            hyper["filter_widths"] = list(filter_widths_for(m["receptive_field"]))
+        layout = DATASET_LAYOUTS[cfg["data"].get("dataset", "h36m")]
+        params = inspect.signature(ARCHITECTURES.get(architecture, dict)).parameters
+        for name, value in (("parents", list(layout.parents)), ("joint_names", list(layout.joint_names)),
+                            ("hard_joints", hard_joint_indices(layout))):
+            if name in params:
+                hyper.setdefault(name, value)
+    return build_model(architecture, hyper), hyper
+
+
+def _write_csv(path: Path, history: list[dict]) -> None:
+    fields = list(dict.fromkeys(k for row in history for k in row))  # rows of older checkpoints may lack some
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _save_state(path: Path, model, optimizer, epoch: int, history: list) -> None:
+    tensors = {f"model.{k}": v.contiguous() for k, v in model.state_dict().items()}
+    for pid, st in optimizer.state_dict()["state"].items():
+        for name, value in st.items():
+            tensors[f"opt.{pid}.{name}"] = torch.as_tensor(value).contiguous()
+    save_file(tensors, str(path.with_suffix(".safetensors")))
+    meta = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"], "history": history}
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+
+
+def _load_state(path: Path, model, optimizer) -> tuple[int, list]:
+    tensors = load_file(str(path.with_suffix(".safetensors")))
+    meta = json.loads(path.with_suffix(".json").read_text())
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state = optimizer.state_dict()
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, pid, name = key.split(".", 2)
+            state["state"].setdefault(int(pid), {})[name] = value
+    for group in state["param_groups"]:
+        group["lr"] = meta["lr"]
+    optimizer.load_state_dict(state)
+    return meta["epoch"], meta["history"]
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); under torchrun this joins the process group (NCCL on GPU, else gloo)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return torch.device(name)
+
+
+def _float(part):
+    return [p.float() for p in part] if isinstance(part, (list, tuple)) else part.float()
+
+
+def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng, rank: int, world: int,
+           objective: Objective, parts: bool, context_frames: int, causal: bool) -> tuple[float, float, int]:
+    """One pass over this rank's share of the chunks; returns (summed loss x frames, summed
+    MPJPE x frames, frames). ``parts``: the model returns named outputs for the objective;
+    ``context_frames``: it also takes that many frames sampled from each chunk's sequence."""
+    total = torch.zeros(3, dtype=torch.float64, device=data.inputs.device)
+    steps = max(1, len(data) // (t["batch_size"] * world))
+    bar = tqdm(total=steps, disable=rank != 0 or not sys.stderr.isatty(), leave=False, unit="step")
+    for step, (inputs, targets, idx) in enumerate(data.batches(t["batch_size"], rng, rank, world, return_index=True)):
+        if step == steps:  # every rank takes the same number of steps
+            break
+        context, context_targets = data.context(idx, context_frames, causal, rng) if context_frames else (None, None)
+        if t.get("flip", True):
+            flip = torch.rand(len(inputs), device=inputs.device) < 0.5
+            inputs[flip], targets[flip] = flip_pose(inputs[flip], layout), flip_pose(targets[flip], layout)
+            if context is not None:
+                context[flip] = flip_pose(context[flip], layout)
+                context_targets[flip] = flip_pose(context_targets[flip], layout)
+        if "scale_range" in t:
+            # People nearer or farther than in the studio: the 2D size varies, the 3D pose does not.
+            lo, hi = np.log(t["scale_range"])
+            s = torch.exp(torch.empty(len(inputs), 1, 1, 1, device=inputs.device).uniform_(float(lo), float(hi)))
+            inputs = inputs * s
+            context = None if context is None else context * s
+        if t.get("noise_std", 0.0) > 0:
+            inputs = inputs + t["noise_std"] * torch.randn_like(inputs)
+            context = None if context is None else context + t["noise_std"] * torch.randn_like(context)
+        kwargs = {} if context is None else {"context": context}
+        with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
+            out = model(inputs, return_parts=True, **kwargs) if parts else {"pose": model(inputs, **kwargs)}
+        out = {k: _float(v) for k, v in out.items()}
+        loss, _ = objective(out, Batch(targets, context_targets))
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        n = targets.shape[0] * targets.shape[1]
+        total += torch.stack([loss.detach().double() * n, mpjpe(out["pose"].detach(), targets).double() * n,
+                              torch.tensor(n, dtype=torch.float64, device=total.device)])
+        bar.update()
+    bar.close()
+    if world > 1:
+        dist.all_reduce(total)
+    return float(total[0]), float(total[1]), int(total[2])
+
+
+def train(cfg: dict, resume: bool = True) -> Path | None:
+    """Run training; returns the exported model card's path (None on ranks other than 0)."""
+    t = cfg["train"]
+    rank, world = _distributed()
+    torch.manual_seed(t.get("seed", 1))
+    rng = np.random.default_rng(t.get("seed", 1))  # the same on every rank: ranks split one order
+    torch.set_num_threads(t.get("threads", torch.get_num_threads()))
+    device = _device(t.get("device", "auto"))
+    dataset = cfg["data"].get("dataset", "h36m")
+    layout = DATASET_LAYOUTS[dataset]
+    train_seqs = load_split(cfg["data"], "train")
+    model, hyper = build_from_config(cfg)
+    rf, causal = model.receptive_field, model.causal
+    window = getattr(model, "sequence_window", None)  # sequence to sequence: chunks are its windows
+    context_frames = getattr(model, "context_frames", 0) if getattr(model, "needs_context", False) else 0
+    trajectory = cfg["model"].get("target", "pose") == "trajectory"
+    targets = [s.positions_3d[:, :1] if trajectory else root_relative(s.positions_3d) for s in train_seqs]
+    data = ChunkedDataset([model_inputs(s) for s in train_seqs], targets, 1 if window else rf, causal,
+                          window or t["chunk"]).to(device)
+    reference_lengths = None
+    if "bone_ratio" in (t.get("losses") or {}):
+        reference_lengths = bone_lengths(data.targets, layout).mean(dim=0).cpu()
+    objective = build_objective(t.get("losses"), layout, trajectory, reference_lengths)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=t["lr"], amsgrad=True)
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and t.get("amp", True))
+    out_dir = Path(cfg["output"]["dir"]) / cfg["name"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state_path = out_dir / "last"
+    epoch, history = 0, []
+    if resume and state_path.with_suffix(".json").is_file():
+        epoch, history = _load_state(state_path, model, optimizer)
+        print(f"resumed {cfg['name']} at epoch {epoch}")
+    trained = DDP(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
+    epochs = t["epochs"]
+    while epoch < epochs:
+        model.train()
+        set_bn_momentum(model, 0.1 * (0.001 / 0.1) ** (epoch / max(epochs - 1, 1)))
+        start = time.time()
+        total, error, frames = _epoch(trained, optimizer, scaler, data, t, layout, rng, rank, world, objective,
+                                      getattr(model, "has_parts", False), context_frames, causal)
+        epoch += 1
+        seconds = time.time() - start
+        history.append({"epoch": epoch, "train_mpjpe_mm": 1000 * error / frames, "train_loss": total / frames,
+                        "seconds": seconds, "frames_per_s": frames / seconds, "lr": optimizer.param_groups[0]["lr"]})
+        for group in optimizer.param_groups:
+            group["lr"] *= t.get("lr_decay", 0.95)
+        if rank == 0:
+            print(json.dumps(history[-1]), flush=True)
+            _save_state(state_path, model, optimizer, epoch, history)
+            _write_csv(out_dir / "log.csv", history)
+    if rank != 0:
+        return None
+    model.cpu()
+    test = load_split(cfg["data"], "test")
+    if trajectory:
+        metrics = evaluate_trajectory(model, test, rf, causal)
+        print(f"{cfg['name']}: root position error {metrics['root_error_mm']:.1f} mm on the {dataset} test split")
+    else:
+        metrics = evaluate(model, test, rf, causal)
+        print(f"{cfg['name']}: P1 {metrics['p1_mm']:.1f} mm, P2 {metrics['p2_mm']:.1f} mm on the {dataset} test split")
+    card = {
+        "name": cfg["name"], "architecture": cfg["model"].get("architecture", "temporal_conv"),
+        "hyperparameters": hyper, "layout": layout.name, "receptive_field": rf, "causal": causal,
+        "sequence_window": window,
+        "input_normalization": input_normalization(train_seqs[0]),
+        "output": ("root position (trajectory), metres, camera frame" if trajectory
+                   else "root-relative joints, metres, camera frame"),
+        "training": {"dataset": dataset, "data": cfg["data"], "config": t, "history": history,
+                     "inputs": cfg["data"].get("inputs", "gt"),
+                     "hardware": _hardware(device, world)},
+        "metrics": {TEST_SPLITS[dataset]: metrics, "note": H36M_MISSING_NOTE if dataset == "h36m" else ""},
+        "reference": cfg.get("reference"),
+    }
+    return save_model(model, cfg["output"]["export"], card, half=cfg["output"].get("half", False))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True, help="training/configs/<name>.yaml")
+    parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
+    args = parser.parse_args(argv)
+    cfg = yaml.safe_load(Path(args.config).read_text())
+    path = train(cfg, resume=not args.no_resume)
+    if path is not None:
+        print(f"model card written to {path}")
+
+
+if __name__ == "__main__":
+    main()

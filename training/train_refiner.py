@@ -1,0 +1,141 @@
+"""Train the TP-Net-style causal refiner (pose3d_ros.refinement.CausalRefiner) on a lifter's outputs.
+
+``python -m training.train_refiner --lifter models/lifter_causal81.json --output models/refiner_tpnet``
+
+Inputs are the lifter's root-relative predictions on S1, S5, S6, S7, S8 (the offline
+predict_sequence, which equals the node's streaming lifter: test/test_streaming_replay.py),
+``window`` past frames per sample, edge-padded at the start as online; targets are the
+ground-truth root-relative poses. The loss is the MPJPE of the refined pose plus
+``--velocity-weight`` times the error of its change since the previous frame (which the
+refiner predicts from the same window shifted by one), so that per-frame corrections do
+not add jitter. Training stops after ``--minutes``. The card records
+P1 and MPJVE on S9/S11 with and without the refiner.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pose3d_ros.metrics import mpjpe, mpjve
+from pose3d_ros.model_io import load_model, save_model
+from pose3d_ros.refinement import CausalRefiner
+from pose3d_ros.skeleton import H36M17
+
+from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m
+from .evaluate import model_inputs, predict_sequence, root_relative
+
+
+def lifter_outputs(lifter_card: str, root: Path, subjects: tuple[str, ...], cameras: int):
+    """(predictions, targets) per sequence for the first ``cameras`` cameras of each subject."""
+    loaded = load_model(lifter_card)
+    seqs = load_h36m(root, subjects)
+    keep = {s.camera for s in seqs}
+    keep = sorted(keep)[:cameras]
+    pairs = []
+    for s in seqs:
+        if s.camera in keep:
+            pred = predict_sequence(loaded.model, model_inputs(s), loaded.receptive_field, loaded.causal)
+            pairs.append((pred.astype(np.float32), root_relative(s.positions_3d).astype(np.float32)))
+    return pairs
+
+
+def windows(pred: np.ndarray, window: int) -> np.ndarray:
+    """(N, J, 3) -> (N, window, J, 3): each frame with its past, edge-padded."""
+    padded = np.concatenate([np.repeat(pred[:1], window - 1, axis=0), pred])
+    idx = np.arange(len(pred))[:, None] + np.arange(window)
+    return padded[idx]
+
+
+@torch.no_grad()
+def refine_sequence(model: CausalRefiner, pred: np.ndarray) -> np.ndarray:
+    return model(torch.from_numpy(windows(pred, model.window))).numpy()
+
+
+def evaluate(model: CausalRefiner, pairs) -> dict:
+    """Frame-weighted P1 and MPJVE (mm) of the lifter alone and refined."""
+    model.eval()
+    rows = []
+    for pred, target in pairs:
+        refined = refine_sequence(model, pred)
+        rows.append((len(pred), mpjpe(pred, target), mpjpe(refined, target), mpjve(pred, target),
+                     mpjve(refined, target)))
+    rows = np.array(rows)
+    mean = 1000 * (rows[:, 1:] * rows[:, :1]).sum(axis=0) / rows[:, 0].sum()
+    return dict(zip(("lifter_p1_mm", "refined_p1_mm", "lifter_mpjve_mm", "refined_mpjve_mm"), map(float, mean)))
+
+
+def train(args: argparse.Namespace) -> Path:
+    torch.manual_seed(1)
+    rng = np.random.default_rng(1)
+    torch.set_num_threads(args.threads)
+    root = Path(args.data_root) / "h36m"
+    train_pairs = lifter_outputs(args.lifter, root, H36M_TRAIN_SUBJECTS, args.cameras)
+    inputs = np.concatenate([np.concatenate([np.repeat(p[:1], args.window - 1, axis=0), p]) for p, _ in train_pairs])
+    targets = np.concatenate([t for _, t in train_pairs])
+    # Start of each sample's window in ``inputs``: sequence k is shifted by k * (window - 1).
+    starts = np.concatenate([np.arange(len(p)) + k * (args.window - 1) + sum(len(q) for q, _ in train_pairs[:k])
+                             for k, (p, _) in enumerate(train_pairs)])
+    inputs_t, targets_t = torch.from_numpy(inputs), torch.from_numpy(targets)
+    model = CausalRefiner(args.window, args.hidden, H36M17.num_joints)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    span = torch.arange(args.window + 1)
+    first = np.concatenate([np.full(len(p), sum(len(q) for q, _ in train_pairs[:k]))
+                            for k, (p, _) in enumerate(train_pairs)])  # index of each sequence's first frame
+    start, step, losses = time.time(), 0, []
+    model.train()
+    while time.time() - start < 60 * args.minutes:
+        idx = rng.integers(0, len(starts), args.batch_size)
+        idx = np.maximum(idx, first[idx] + 1)  # a previous frame in the same sequence
+        x = inputs_t[torch.from_numpy(starts[idx] - 1)[:, None] + span]
+        current, previous = model(x[:, 1:]), model(x[:, :-1])
+        target, target_prev = targets_t[idx], targets_t[idx - 1]
+        loss = torch.linalg.norm(current - target, dim=-1).mean() + args.velocity_weight * torch.linalg.norm(
+            (current - previous) - (target - target_prev), dim=-1).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        step += 1
+        if step % 500 == 0:
+            print(f"step {step}: train loss {1000 * np.mean(losses[-500:]):.2f} mm", flush=True)
+    seconds = time.time() - start
+    test = evaluate(model, lifter_outputs(args.lifter, root, H36M_TEST_SUBJECTS, 4))
+    print(test)
+    card = {
+        "name": Path(args.output).name, "architecture": "tpnet_refiner",
+        "hyperparameters": {"window": args.window, "hidden": args.hidden, "num_joints": H36M17.num_joints},
+        "layout": H36M17.name, "receptive_field": args.window, "causal": True,
+        "input_normalization": "root_relative_3d",
+        "output": "refined root-relative joints of the newest frame, metres, camera frame",
+        "lifter": Path(args.lifter).name,
+        "training": {"dataset": "Human3.6M", "subjects": list(H36M_TRAIN_SUBJECTS), "cameras": args.cameras,
+                     "steps": step, "batch_size": args.batch_size, "lr": args.lr, "seconds": round(seconds),
+                     "velocity_weight": args.velocity_weight,
+                     "final_train_loss_mm": 1000 * float(np.mean(losses[-500:]))},
+        "metrics": {"h36m_s9_s11_frame_weighted": test, "note": H36M_MISSING_NOTE},
+    }
+    return save_model(model, args.output, card)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lifter", default="models/lifter_causal81.json")
+    parser.add_argument("--output", default="models/refiner_tpnet")
+    parser.add_argument("--data-root", default="../shared/data")
+    parser.add_argument("--window", type=int, default=16)
+    parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--cameras", type=int, default=2, help="cameras per training subject")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--velocity-weight", type=float, default=2.0)
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--threads", type=int, default=1)
+    print(f"refiner card written to {train(parser.parse_args(argv))}")
+
+
+if __name__ == "__main__":
+    main()
