@@ -220,6 +220,9 @@ def train(cfg: dict, resume: bool = True) -> Path | None:
             print(json.dumps(history[-1]), flush=True)
             _save_state(state_path, model, optimizer, epoch, history)
             _write_csv(out_dir / "log.csv", history)
+    if world > 1:  # leave the group together before rank 0 evaluates and exports alone
+        dist.barrier()
+        dist.destroy_process_group()
     if rank != 0:
         return None
     model.cpu()
