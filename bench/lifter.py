@@ -2,20 +2,23 @@
 
     .venv/bin/python bench/lifter.py                 # all three, CPU (and CUDA when torch sees it)
     .venv/bin/python bench/lifter.py --skip-pipeline
+    .venv/bin/python bench/lifter.py --pipeline-only
 
 1. Latency per frame of LifterNode's keypoints callback (decode the cloud, lift, check,
    build and publish cloud, markers and TF) for 1 and 10 tracks, p50/p95 over 1000 frames,
    on each available device.
 2. Memory: resident set size over 10,000 frames with people coming and going (3 at a time,
    a new track id every 50 frames).
-3. The composed pipeline on the sample clip at 30 Hz (video_source, keypoint_detector with
-   MediaPipe, lifter): image stamp to /tf arrival latency, and the rates achieved.
+3. The pipeline on the sample clip at 30 Hz (video_source, keypoint_detector with MediaPipe,
+   lifter), composed in one process and as one process per node (as ``ros2 launch`` runs it):
+   image stamp to /tf arrival latency, and the rates achieved.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -154,27 +157,104 @@ def pipeline(frames: int = 300) -> dict:
     return result
 
 
+def _wait(condition, seconds: float, what: str, node) -> None:
+    """Spin ``node`` until ``condition()`` holds; RuntimeError naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
+def pipeline_processes(reliable: bool, frames: int = 300) -> dict:
+    """The pipeline as ``ros2 launch`` runs it: one process per node, images and keypoints over DDS;
+    ``reliable``: the detector subscribes to images with reliable QoS (the launch file's default)."""
+    import subprocess
+
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile
+    from sensor_msgs.msg import PointCloud2
+    from tf2_msgs.msg import TFMessage
+
+    params = ["--ros-args", "--params-file", str(ROOT / "config" / "pipeline.yaml")]
+
+    def start(node: str, *overrides: str, log: bool = False) -> subprocess.Popen:
+        extra = [a for o in overrides for a in ("-p", o)]
+        return subprocess.Popen([sys.executable, "-m", f"pose3d_ros.nodes.{node}", *params, *extra],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if log else subprocess.DEVNULL,
+                                text=True)
+
+    probe = Node("bench_probe")
+    tf_latency, keypoints, skeletons = [], [], []
+    clock = probe.get_clock()
+
+    def on_tf(msg):
+        now = clock.now().nanoseconds
+        stamps = {t.header.stamp.sec * 10**9 + t.header.stamp.nanosec for t in msg.transforms
+                  if "/" not in t.child_frame_id}
+        tf_latency.extend((now - s) / 1e6 for s in stamps)
+
+    qos = QoSProfile(depth=100)
+    probe.create_subscription(TFMessage, "/tf", on_tf, qos)
+    probe.create_subscription(PointCloud2, "keypoints", lambda m: keypoints.append(m), qos)
+    probe.create_subscription(PointCloud2, "skeletons_3d", lambda m: skeletons.append(m), qos)
+    workers = [start("lifter"), start("keypoint_detector", f"reliable_input:={str(reliable).lower()}")]
+    try:
+        # Ready once the lifter listens to keypoints (besides the probe) and MediaPipe to images.
+        _wait(lambda: probe.count_subscribers("keypoints") >= 2 and probe.count_subscribers("image_raw") >= 1
+              and probe.count_publishers("skeletons_3d") >= 1, 120, "lifter and detector processes", probe)
+        source = start("video_source", f"max_frames:={frames}", "rate_hz:=30.0", "wait_for_subscribers:=true",
+                       log=True)
+        workers.append(source)
+        _wait(lambda: len(keypoints) > 0, 60, "the first keypoints", probe)
+        start_time = time.monotonic()
+        while source.poll() is None:
+            rclpy.spin_once(probe, timeout_sec=0.05)
+        seconds = time.monotonic() - start_time
+        idle_since, seen = time.monotonic(), len(skeletons)
+        while time.monotonic() - idle_since < 1.0:  # drain what is in flight
+            rclpy.spin_once(probe, timeout_sec=0.05)
+            if len(skeletons) != seen:
+                idle_since, seen = time.monotonic(), len(skeletons)
+        published = re.search(r"source finished after (\d+) frames", source.stderr.read())
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=30)
+        probe.destroy_node()
+    return {"images": int(published.group(1)) if published else -1, "seconds": seconds,
+            "keypoints": len(keypoints), "skeletons": len(skeletons),
+            "tf_messages": len(tf_latency),
+            "tf_latency_p50_ms": float(np.percentile(tf_latency, 50)) if tf_latency else float("nan"),
+            "tf_latency_p95_ms": float(np.percentile(tf_latency, 95)) if tf_latency else float("nan")}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--pipeline-only", action="store_true", help="only the pipeline runs")
     args = parser.parse_args(argv)
     rclpy.init()
     try:
         print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
               f"{os.getloadavg()[0]:.1f}; torch {torch.__version__}")
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-        for device in devices:
+        for device in [] if args.pipeline_only else devices:
             for tracks in (1, 10):
                 for part, (p50, p95) in latency(device, tracks).items():
                     print(f"{device}, {tracks:2d} tracks, {part}: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
-        for frames, rss, tracks in memory():
+        for frames, rss, tracks in [] if args.pipeline_only else memory():
             print(f"memory after {frames:5d} frames: RSS {rss:.1f} MiB, {tracks} tracks held")
         if not args.skip_pipeline:
-            r = pipeline()
-            print(f"pipeline at 30 Hz: {r['images']} images in {r['seconds']:.1f} s, {r['keypoints']} keypoint "
-                  f"clouds, {r['skeletons']} skeleton clouds, {r['tf_messages']} TF messages; image stamp to /tf "
-                  f"p50 {r['tf_latency_p50_ms']:.1f} ms, p95 {r['tf_latency_p95_ms']:.1f} ms; "
-                  f"lifter callback p50 {r['lifter_p50_ms']:.2f} ms")
+            runs = (("one process", pipeline),
+                    ("one process per node, reliable images", lambda: pipeline_processes(True)),
+                    ("one process per node, best-effort images", lambda: pipeline_processes(False)))
+            for name, run in runs:
+                r = run()
+                print(f"pipeline at 30 Hz, {name}: {r['images']} images in {r['seconds']:.1f} s, "
+                      f"{r['keypoints']} keypoint clouds, {r['skeletons']} skeleton clouds, {r['tf_messages']} "
+                      f"TF messages; image stamp to /tf p50 {r['tf_latency_p50_ms']:.1f} ms, "
+                      f"p95 {r['tf_latency_p95_ms']:.1f} ms")
     finally:
         rclpy.try_shutdown()
 

@@ -2,6 +2,10 @@
 
     ros2 launch pose3d_ros pipeline.launch.py source:=/path/to/video.mp4 preview:=true
 
+One process per node. Images of 640x360 exceed Fast DDS's shared-memory segment, so between
+processes they travel as UDP fragments: a best-effort subscriber then loses about a third of
+them at 30 Hz (bench/lifter.py), hence the reliable subscription here.
+
 Without a ROS 2 distro (PyPI wheels, no launch_ros), ``pose3d-pipeline`` runs the same nodes
 with the same parameters file in one process.
 """
@@ -24,12 +28,16 @@ def generate_launch_description() -> LaunchDescription:
             description="ROS parameters file for all nodes"),
         DeclareLaunchArgument("source", default_value="",
                               description="Video file, image folder or camera device; empty: the sample clip"),
+        DeclareLaunchArgument(
+            "reliable_images", default_value="true",
+            description="keypoint_detector subscribes to images with reliable QoS: no frame lost between processes "
+                        "(video_source publishes reliable); false for a camera driver that publishes best effort"),
         DeclareLaunchArgument("preview", default_value="false",
                               description="Also write a preview video and PNG (preview_recorder)"),
         Node(package="pose3d_ros", executable="video_source", name="video_source",
              parameters=[params_file, {"source": source}]),
         Node(package="pose3d_ros", executable="keypoint_detector", name="keypoint_detector",
-             parameters=[params_file]),
+             parameters=[params_file, {"reliable_input": LaunchConfiguration("reliable_images")}]),
         Node(package="pose3d_ros", executable="lifter", name="lifter", parameters=[params_file]),
         Node(package="pose3d_ros", executable="preview_recorder", name="preview_recorder",
              parameters=[params_file], condition=IfCondition(LaunchConfiguration("preview"))),

@@ -53,7 +53,9 @@ class FrameSource:
         self._index += 1
         if self.resize_width > 0 and frame.shape[1] != self.resize_width:
             height = round(frame.shape[0] * self.resize_width / frame.shape[1])
-            frame = cv2.resize(frame, (self.resize_width, height), interpolation=cv2.INTER_AREA)
+            # Bilinear: 0.7 ms for 1768x994 -> 640x360 where INTER_AREA takes 7.7 ms at a non-integer
+            # scale; the detector resamples to its own input size anyway.
+            frame = cv2.resize(frame, (self.resize_width, height), interpolation=cv2.INTER_LINEAR)
         return frame
 
     def rewind(self) -> bool:
