@@ -194,7 +194,8 @@ class AnatomyAwareModel(nn.Module):
         return (weights * lengths[rows, index]).sum(dim=2), joints
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                context_index: torch.Tensor | None = None, return_parts: bool = False):
+                context_index: torch.Tensor | None = None, return_parts: bool = False,
+                augmented_context: torch.Tensor | None = None):
         b, t, j, f = x.shape
         if (j, f) != (self.num_joints_in, self.in_features):
             raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
@@ -214,5 +215,8 @@ class AnatomyAwareModel(nn.Module):
         lengths, frame_joints = self._lengths(context[..., :self.kp_features], context_index, n_out)
         pose = compose_bones(lengths.detach(), directions[-1], self.child, self.parent)
         if return_parts:
-            return {"pose": pose, "directions": directions, "lengths": lengths, "context_joints": frame_joints}
+            parts = {"pose": pose, "directions": directions, "lengths": lengths, "context_joints": frame_joints}
+            if augmented_context is not None:  # Chen's AUG: (B', L, J, F) frames of re-boned sequences
+                parts["augmented_lengths"] = self._lengths(augmented_context[..., :self.kp_features], None, 1)[0][:, 0]
+            return parts
         return pose

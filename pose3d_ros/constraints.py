@@ -88,13 +88,14 @@ def symmetrize(lengths: np.ndarray) -> np.ndarray:
 
 
 def rescale_bones(pose: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Keep each bone's direction, set its length; the root stays where it is."""
-    d = pose[CHILD] - pose[PARENT]
+    """Keep each bone's direction, set its length; the root stays where it is.
+    ``pose`` (..., 17, 3), ``lengths`` (16,) or broadcastable to (..., 16)."""
+    d = pose[..., CHILD, :] - pose[..., PARENT, :]
     norms = np.linalg.norm(d, axis=-1, keepdims=True)
-    d = np.where(norms > 1e-9, d * (np.asarray(lengths)[:, None] / np.maximum(norms, 1e-9)), d)
+    d = np.where(norms > 1e-9, d * (np.asarray(lengths)[..., None] / np.maximum(norms, 1e-9)), d)
     out = pose.copy()
     for i, (child, parent) in enumerate(BONES):  # parents come before children
-        out[child] = out[parent] + d[i]
+        out[..., child, :] = out[..., parent, :] + d[..., i, :]
     return out
 
 

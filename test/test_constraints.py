@@ -89,6 +89,14 @@ def test_rescale_bones_keeps_directions():
         assert np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b) == pytest.approx(1.0)
 
 
+def test_rescale_bones_takes_a_batch_of_poses():
+    poses = np.stack([POSE, POSE + [0.1, 0.2, 3.0], 1.1 * POSE])
+    lengths = bone_lengths(POSE) * np.linspace(0.8, 1.2, 16)
+    out = rescale_bones(poses, lengths)
+    for k in range(3):
+        np.testing.assert_allclose(out[k], rescale_bones(poses[k], lengths), atol=1e-12)
+
+
 def test_symmetrize_averages_pairs():
     lengths = symmetrize(np.arange(16.0))
     left, right = [H36M17.bones.index((c, H36M17.parents[c])) for c in (j("l_knee"), j("r_knee"))]

@@ -7,7 +7,8 @@ Poses are torch tensors (..., J, 3) in metres. Every loss returns a scalar mean.
 - motion: ``motion`` (Wang et al. Eq. 4: pairwise motion encoding by subtraction, inner and
   cross product over interval sets; subtraction with interval 1 is the derivative loss)
 - structure: ``joint_shift`` (Chen et al. Eq. 2), ``bone_direction`` (Chen Eq. 3, MSE),
-  ``bone_length`` (Chen Eq. 4, MSE), ``bone_length_l1`` and ``bone_direction_cosine``
+  ``bone_length`` (Chen Eq. 4, MSE; ``augmented_bone_length``: the same on the sequences of
+  Chen's bone-length augmentation), ``bone_length_l1`` and ``bone_direction_cosine``
   (Xu et al. Eq. 6), ``illegal_angle`` (Dabral et al. Eq. 1), ``symmetry`` (Dabral Eq. 2),
   ``bone_ratio`` (the geometric loss of Zhou et al. 2017 that Dabral et al. use)
 - 2D and completion: ``projection`` (Xu Eq. 3-4 plus constancy over time),
@@ -245,6 +246,7 @@ class Batch:
 
     targets: torch.Tensor  # (B, N, J, 3) root-relative (or root positions for trajectories)
     context_targets: torch.Tensor | None = None  # (B, L, J, 3): sampled frames (anatomy-aware)
+    augmented_targets: torch.Tensor | None = None  # (B', L, J, 3): frames of re-boned sequences (Chen's AUG)
 
 
 # name -> (part of the model output it reads, function of (part, batch, ctx) -> scalar)
@@ -288,6 +290,8 @@ LOSSES: dict[str, tuple[str, _Term]] = {
     "bone_direction_cosine": ("directions", _per_part(lambda p, b, c: bone_direction_cosine(p, b.targets, c.layout))),
     "bone_length": ("lengths", lambda p, b, c: bone_length(p, b.targets, c.layout)),
     "bone_length_l1": ("lengths", lambda p, b, c: bone_length_l1(p, b.targets, c.layout)),
+    "augmented_bone_length": ("augmented_lengths",
+                              lambda p, b, c: bone_length(p[:, None], b.augmented_targets, c.layout)),
     "context_mpjpe": ("context_joints", lambda p, b, c: mpjpe(p, b.context_targets)),
     "composed_squared_position": ("composed", lambda p, b, c: squared_position(p, b.targets)),
     "basic_mpjpe": ("basic", lambda p, b, c: mpjpe(p, b.targets)),

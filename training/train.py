@@ -29,6 +29,7 @@ from pose3d_ros.articulated_model import hard_joint_indices
 from pose3d_ros.model import ARCHITECTURES, build_model, filter_widths_for, set_bn_momentum
 from pose3d_ros.model_io import save_model
 
+from .augmentation import bone_length_variant
 from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, load_split
 from .evaluate import evaluate, evaluate_trajectory, input_normalization, model_inputs, root_relative
 from .generators import ChunkedDataset, flip_pose
@@ -123,11 +124,19 @@ def _float(part):
     return [p.float() for p in part] if isinstance(part, (list, tuple)) else part.float()
 
 
+def _augmented(seqs: list, rng: np.random.Generator, spec: dict, device: torch.device) -> ChunkedDataset:
+    """Chen's AUG: every training sequence with a new random skeleton, as single frames."""
+    variants = [bone_length_variant(s, rng, tuple(spec.get("scale_range", (0.8, 1.2)))) for s in seqs]
+    return ChunkedDataset([v[0] for v in variants], [root_relative(v[1]) for v in variants], 1, False, 1).to(device)
+
+
 def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng, rank: int, world: int,
-           objective: Objective, parts: bool, context_frames: int, causal: bool) -> tuple[float, float, int]:
+           objective: Objective, parts: bool, context_frames: int, causal: bool,
+           augmented: ChunkedDataset | None = None) -> tuple[float, float, int]:
     """One pass over this rank's share of the chunks; returns (summed loss x frames, summed
     MPJPE x frames, frames). ``parts``: the model returns named outputs for the objective;
-    ``context_frames``: it also takes that many frames sampled from each chunk's sequence."""
+    ``context_frames``: it also takes that many frames sampled from each chunk's sequence;
+    ``augmented``: and as many chunks' worth of frames from re-boned sequences (Chen's AUG)."""
     total = torch.zeros(3, dtype=torch.float64, device=data.inputs.device)
     steps = max(1, len(data) // (t["batch_size"] * world))
     bar = tqdm(total=steps, disable=rank != 0 or not sys.stderr.isatty(), leave=False, unit="step")
@@ -151,10 +160,14 @@ def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng,
             inputs = inputs + t["noise_std"] * torch.randn_like(inputs)
             context = None if context is None else context + t["noise_std"] * torch.randn_like(context)
         kwargs = {} if context is None else {"context": context}
+        augmented_targets = None
+        if augmented is not None:  # clean re-projected 2D, as in the paper
+            pick = rng.integers(len(augmented), size=len(inputs))
+            kwargs["augmented_context"], augmented_targets = augmented.context(pick, context_frames, False, rng)
         with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
             out = model(inputs, return_parts=True, **kwargs) if parts else {"pose": model(inputs, **kwargs)}
         out = {k: _float(v) for k, v in out.items()}
-        loss, _ = objective(out, Batch(targets, context_targets))
+        loss, _ = objective(out, Batch(targets, context_targets, augmented_targets))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -192,6 +205,9 @@ def train(cfg: dict, resume: bool = True) -> Path | None:
     if "bone_ratio" in (t.get("losses") or {}):
         reference_lengths = bone_lengths(data.targets, layout).mean(dim=0).cpu()
     objective = build_objective(t.get("losses"), layout, trajectory, reference_lengths)
+    augmentation = t.get("bone_length_augmentation")
+    if augmentation and not context_frames:
+        raise ValueError("bone_length_augmentation needs a model with a bone-length network (anatomy_aware)")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=t["lr"], amsgrad=True)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and t.get("amp", True))
@@ -208,8 +224,9 @@ def train(cfg: dict, resume: bool = True) -> Path | None:
         model.train()
         set_bn_momentum(model, 0.1 * (0.001 / 0.1) ** (epoch / max(epochs - 1, 1)))
         start = time.time()
+        augmented = _augmented(train_seqs, rng, augmentation, device) if augmentation else None
         total, error, frames = _epoch(trained, optimizer, scaler, data, t, layout, rng, rank, world, objective,
-                                      getattr(model, "has_parts", False), context_frames, causal)
+                                      getattr(model, "has_parts", False), context_frames, causal, augmented)
         epoch += 1
         seconds = time.time() - start
         history.append({"epoch": epoch, "train_mpjpe_mm": 1000 * error / frames, "train_loss": total / frames,
