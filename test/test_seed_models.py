@@ -243,6 +243,16 @@ def test_deep_kinematics_trains_on_clips(h36m_root, tmp_path):  # noqa: F811
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
 
 
+def test_deep_kinematics_2d_refiner_learns_from_the_projection_losses(h36m_root, tmp_path):  # noqa: F811
+    """Xu's 2D stage: trained by projection consistency and the 2D loss against the true 2D."""
+    loaded = _train(h36m_root, tmp_path, dict(architecture="deep_kinematics", window=5, channels=32, lstm_hidden=8,
+                                                dropout=0.0, refine_2d=True),
+                    {"temporal_2d": 1.0, "projection": {"weight": 0.1, "constancy": 1.0}},
+                    epochs=2, batch_size=8, noise_std=0.01)
+    last = loaded.model.refiner.net[-1]  # zero-initialised: non-zero only if the 2D losses reached it
+    assert last.weight.abs().sum() > 0 and loaded.card["hyperparameters"]["refine_2d"]
+
+
 def test_every_config_builds_its_model_and_objective():
     """Each training/configs/*.yaml names a known architecture, valid arguments and known losses
     (widths shrunk so that the check stays fast)."""

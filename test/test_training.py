@@ -99,6 +99,18 @@ def test_chunks_align_inputs_with_targets(causal):
     assert seen == {(i, t) for i, n in enumerate(lengths) if n >= chunk for t in range(n)}
 
 
+def test_absolute_adds_each_output_frame_its_root():
+    targets = [np.arange(n * 51, dtype=np.float32).reshape(n, 17, 3) for n in (7, 9)]
+    roots = [np.full((n, 1, 3), 10.0 * (i + 1), dtype=np.float32) + np.arange(n)[:, None, None]
+             for i, n in enumerate((7, 9))]
+    data = ChunkedDataset([np.zeros((n, 17, 2), np.float32) for n in (7, 9)], targets, 3, True, 4, roots)
+    idx = np.arange(len(data))
+    expected = [t[s:s + 4] + r[s:s + 4] for t, r in zip(targets, roots) for s in ((0, 3) if len(t) == 7 else (0, 4, 5))]
+    assert np.array_equal(data.absolute(idx).numpy(), np.stack(expected))
+    with pytest.raises(ValueError, match="root positions"):
+        ChunkedDataset([np.zeros((7, 17, 2), np.float32)], targets[:1], 3, True, 4).absolute(idx[:1])
+
+
 def test_flip_is_an_involution_and_mirrors():
     x = torch.randn(2, 6, 17, 3)
     flipped = flip_pose(x, H36M17)

@@ -15,7 +15,7 @@ class ChunkedDataset:
     """Padded, concatenated inputs (normalised 2D) and targets (root-relative 3D)."""
 
     def __init__(self, inputs: list[np.ndarray], targets: list[np.ndarray], receptive_field: int,
-                 causal: bool, chunk: int) -> None:
+                 causal: bool, chunk: int, roots: list[np.ndarray] | None = None) -> None:
         pad_left = receptive_field - 1 if causal else receptive_field // 2
         pad_right = receptive_field - 1 - pad_left
         self.chunk, self.span = chunk, chunk + receptive_field - 1
@@ -38,6 +38,8 @@ class ChunkedDataset:
             offset_out += n
         self.inputs = torch.from_numpy(np.concatenate(padded).astype(np.float32))
         self.targets = torch.from_numpy(np.concatenate(targets).astype(np.float32))
+        # Camera-frame root positions (N, 1, 3) per output frame, for losses that need absolute 3D.
+        self.roots = None if roots is None else torch.from_numpy(np.concatenate(roots).astype(np.float32))
         self.starts_in = np.concatenate(starts_in)
         self.starts_out = np.concatenate(starts_out)
         # Per chunk: its first frame within its sequence, and where that sequence starts and how long it is.
@@ -50,6 +52,7 @@ class ChunkedDataset:
     def to(self, device: torch.device | str) -> "ChunkedDataset":
         """Keep the whole dataset on ``device`` (a GPU: batches are gathered there)."""
         self.inputs, self.targets = self.inputs.to(device), self.targets.to(device)
+        self.roots = None if self.roots is None else self.roots.to(device)
         return self
 
     def batches(self, batch_size: int, rng: np.random.Generator, rank: int = 0, world: int = 1,
@@ -65,6 +68,14 @@ class ChunkedDataset:
             sin = torch.from_numpy(self.starts_in[idx]).to(device)[:, None] + ar_in
             sout = torch.from_numpy(self.starts_out[idx]).to(device)[:, None] + ar_out
             yield (self.inputs[sin], self.targets[sout]) + ((idx,) if return_index else ())
+
+    def absolute(self, idx: np.ndarray) -> torch.Tensor:
+        """Camera-frame 3D (B, chunk, J, 3) of the output frames of the chunks ``idx`` (needs ``roots``)."""
+        if self.roots is None:
+            raise ValueError("this dataset was built without root positions")
+        sout = torch.from_numpy(self.starts_out[idx]).to(self.targets.device)[:, None] + torch.arange(
+            self.chunk, device=self.targets.device)
+        return self.targets[sout] + self.roots[sout]
 
     def context(self, idx: np.ndarray, frames: int, causal: bool, rng: np.random.Generator):
         """For each chunk in ``idx``, ``frames`` frames drawn uniformly from its whole sequence

@@ -12,7 +12,8 @@ Poses are torch tensors (..., J, 3) in metres. Every loss returns a scalar mean.
   (Xu et al. Eq. 6), ``illegal_angle`` (Dabral et al. Eq. 1), ``symmetry`` (Dabral Eq. 2),
   ``bone_ratio`` (the geometric loss of Zhou et al. 2017 that Dabral et al. use)
 - 2D and completion: ``projection`` (Xu Eq. 3-4 plus constancy over time),
-  ``confidence_2d`` (Xu Eq. 1), ``completion`` (Xu Eq. 7)
+  ``confidence_2d`` (Xu Eq. 1; the objective's ``temporal_2d`` with confidence 1, as our
+  detections carry none), ``completion`` (Xu Eq. 7)
 
 :func:`build_objective` turns a config's ``train.losses`` ({name: weight} or
 {name: {weight: w, ...options}}) into a callable over a model's named outputs ("parts").
@@ -247,6 +248,8 @@ class Batch:
     targets: torch.Tensor  # (B, N, J, 3) root-relative (or root positions for trajectories)
     context_targets: torch.Tensor | None = None  # (B, L, J, 3): sampled frames (anatomy-aware)
     augmented_targets: torch.Tensor | None = None  # (B', L, J, 3): frames of re-boned sequences (Chen's AUG)
+    target_2d: torch.Tensor | None = None  # (B, N, J, 2): true 2D of the output frames, as the inputs are normalised
+    points_3d: torch.Tensor | None = None  # (B, N, J, 3): camera-frame 3D of the output frames
 
 
 # name -> (part of the model output it reads, function of (part, batch, ctx) -> scalar)
@@ -286,6 +289,9 @@ LOSSES: dict[str, tuple[str, _Term]] = {
     "symmetry": ("pose", lambda p, b, c: symmetry(p, c.layout)),
     "bone_ratio": ("pose", lambda p, b, c: bone_ratio(p, c.layout, c.reference_lengths)),
     "completion": ("pose", lambda p, b, c: completion(p, b.targets)),
+    "projection": ("refined_2d", lambda p, b, c: projection(p, b.target_2d, b.points_3d,
+                                                          float(c.options.get("constancy", 1.0)))),
+    "temporal_2d": ("refined_2d", lambda p, b, c: confidence_2d(p, b.target_2d, torch.ones_like(p[..., 0]))),
     "bone_direction": ("directions", _per_part(lambda p, b, c: bone_direction(p, b.targets, c.layout))),
     "bone_direction_cosine": ("directions", _per_part(lambda p, b, c: bone_direction_cosine(p, b.targets, c.layout))),
     "bone_length": ("lengths", lambda p, b, c: bone_length(p, b.targets, c.layout)),

@@ -144,9 +144,12 @@ def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng,
         if step == steps:  # every rank takes the same number of steps
             break
         context, context_targets = data.context(idx, context_frames, causal, rng) if context_frames else (None, None)
+        points_3d = data.absolute(idx) if data.roots is not None else None
         if t.get("flip", True):
             flip = torch.rand(len(inputs), device=inputs.device) < 0.5
             inputs[flip], targets[flip] = flip_pose(inputs[flip], layout), flip_pose(targets[flip], layout)
+            if points_3d is not None:
+                points_3d[flip] = flip_pose(points_3d[flip], layout)
             if context is not None:
                 context[flip] = flip_pose(context[flip], layout)
                 context_targets[flip] = flip_pose(context_targets[flip], layout)
@@ -156,6 +159,10 @@ def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng,
             s = torch.exp(torch.empty(len(inputs), 1, 1, 1, device=inputs.device).uniform_(float(lo), float(hi)))
             inputs = inputs * s
             context = None if context is None else context * s
+        else:
+            s = 1.0
+        # The true 2D of the output frames in the inputs' focal-normalised coordinates (Xu's losses).
+        target_2d = None if points_3d is None else s * points_3d[..., :2] / points_3d[..., 2:3]
         if t.get("noise_std", 0.0) > 0:
             inputs = inputs + t["noise_std"] * torch.randn_like(inputs)
             context = None if context is None else context + t["noise_std"] * torch.randn_like(context)
@@ -167,7 +174,7 @@ def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng,
         with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
             out = model(inputs, return_parts=True, **kwargs) if parts else {"pose": model(inputs, **kwargs)}
         out = {k: _float(v) for k, v in out.items()}
-        loss, _ = objective(out, Batch(targets, context_targets, augmented_targets))
+        loss, _ = objective(out, Batch(targets, context_targets, augmented_targets, target_2d, points_3d))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -199,8 +206,12 @@ def train(cfg: dict, resume: bool = True) -> Path | None:
     context_frames = getattr(model, "context_frames", 0) if getattr(model, "needs_context", False) else 0
     trajectory = cfg["model"].get("target", "pose") == "trajectory"
     targets = [s.positions_3d[:, :1] if trajectory else root_relative(s.positions_3d) for s in train_seqs]
+    needs_3d = bool({"projection", "temporal_2d"} & set(t.get("losses") or {}))
+    if needs_3d and input_normalization(train_seqs[0]) != "intrinsics":
+        raise ValueError("the projection and temporal_2d losses need camera intrinsics (focal-normalised inputs)")
+    roots = [s.positions_3d[:, :1] for s in train_seqs] if needs_3d else None
     data = ChunkedDataset([model_inputs(s) for s in train_seqs], targets, 1 if window else rf, causal,
-                          window or t["chunk"]).to(device)
+                          window or t["chunk"], roots).to(device)
     reference_lengths = None
     if "bone_ratio" in (t.get("losses") or {}):
         reference_lengths = bone_lengths(data.targets, layout).mean(dim=0).cpu()
