@@ -58,11 +58,10 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return v[idx, np.arange(values.shape[1])]
 
 
-
-
 def load_refiner(path: str | Path) -> LoadedModel:
     """A refiner saved with model_io.save_model (architecture ``tpnet_refiner``)."""
     loaded = load_model(path)
-    if not isinstance(loaded.model, CausalRefiner):
-        raise ValueError(f"{loaded.path} is a {loaded.card['architecture']}, not a tpnet_refiner")
+    if not isinstance(loaded.model, CausalRefiner) or not getattr(loaded.model, "causal", True):
+        raise ValueError(f"{loaded.path} is a {loaded.card['architecture']}, not a tpnet_refiner: the lifter "
+                         "refines online, from past poses only")
     return loaded

@@ -1,10 +1,12 @@
-"""Train the TP-Net-style causal refiner (pose3d_ros.refinement.CausalRefiner) on a lifter's outputs.
+"""Train the TP-Net-style causal refiner (pose3d_ros.tpnet.CausalRefiner) on a lifter's outputs,
+or with ``--bidirectional`` Dabral's Bi-TP-Net (BidirectionalRefiner, centred windows).
 
 ``python -m training.train_refiner --lifter models/lifter_causal81.json --output models/refiner_tpnet``
 
 Inputs are the lifter's root-relative predictions on S1, S5, S6, S7, S8 (the offline
 predict_sequence, which equals the node's streaming lifter: test/test_streaming_replay.py),
-``window`` past frames per sample, edge-padded at the start as online; targets are the
+``window`` past frames per sample, edge-padded at the start as online (``--bidirectional``:
+``window // 2`` past and future frames, edge-padded at both ends); targets are the
 ground-truth root-relative poses. The loss is the MPJPE of the refined pose plus
 ``--velocity-weight`` times the error of its change since the previous frame (which the
 refiner predicts from the same window shifted by one), so that per-frame corrections do
@@ -22,7 +24,7 @@ import torch
 
 from pose3d_ros.metrics import mpjpe, mpjve
 from pose3d_ros.model_io import load_model, save_model
-from pose3d_ros.refinement import CausalRefiner
+from pose3d_ros.tpnet import BidirectionalRefiner, CausalRefiner
 from pose3d_ros.skeleton import H36M17
 
 from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m
@@ -43,16 +45,22 @@ def lifter_outputs(lifter_card: str, root: Path, subjects: tuple[str, ...], came
     return pairs
 
 
-def windows(pred: np.ndarray, window: int) -> np.ndarray:
-    """(N, J, 3) -> (N, window, J, 3): each frame with its past, edge-padded."""
-    padded = np.concatenate([np.repeat(pred[:1], window - 1, axis=0), pred])
-    idx = np.arange(len(pred))[:, None] + np.arange(window)
-    return padded[idx]
+def pad(pred: np.ndarray, window: int, centred: bool) -> np.ndarray:
+    """Edge-pad a sequence so that frame i's window starts at row i: window - 1 frames before
+    (causal), or window // 2 before and after (``centred``, Bi-TP-Net)."""
+    left, right = (window // 2, window // 2) if centred else (window - 1, 0)
+    return np.concatenate([np.repeat(pred[:1], left, axis=0), pred, np.repeat(pred[-1:], right, axis=0)])
+
+
+def windows(pred: np.ndarray, window: int, centred: bool = False) -> np.ndarray:
+    """(N, J, 3) -> (N, window, J, 3): each frame with its past (or, ``centred``, in the middle)."""
+    return pad(pred, window, centred)[np.arange(len(pred))[:, None] + np.arange(window)]
 
 
 @torch.no_grad()
 def refine_sequence(model: CausalRefiner, pred: np.ndarray) -> np.ndarray:
-    return model(torch.from_numpy(windows(pred, model.window))).numpy()
+    centred = not getattr(model, "causal", True)
+    return model(torch.from_numpy(windows(pred, model.window, centred))).numpy()
 
 
 def evaluate(model: CausalRefiner, pairs) -> dict:
@@ -74,13 +82,14 @@ def train(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     root = Path(args.data_root) / "h36m"
     train_pairs = lifter_outputs(args.lifter, root, H36M_TRAIN_SUBJECTS, args.cameras)
-    inputs = np.concatenate([np.concatenate([np.repeat(p[:1], args.window - 1, axis=0), p]) for p, _ in train_pairs])
-    targets = np.concatenate([t for _, t in train_pairs])
-    # Start of each sample's window in ``inputs``: sequence k is shifted by k * (window - 1).
-    starts = np.concatenate([np.arange(len(p)) + k * (args.window - 1) + sum(len(q) for q, _ in train_pairs[:k])
-                             for k, (p, _) in enumerate(train_pairs)])
+    padded = [pad(p, args.window, args.bidirectional) for p, _ in train_pairs]
+    inputs, targets = np.concatenate(padded), np.concatenate([t for _, t in train_pairs])
+    # Start of each sample's window in ``inputs``: its frame index plus its sequence's offset.
+    offsets = np.cumsum([0] + [len(x) for x in padded[:-1]])
+    starts = np.concatenate([o + np.arange(len(p)) for o, (p, _) in zip(offsets, train_pairs)])
     inputs_t, targets_t = torch.from_numpy(inputs), torch.from_numpy(targets)
-    model = CausalRefiner(args.window, args.hidden, H36M17.num_joints)
+    model = (BidirectionalRefiner if args.bidirectional else CausalRefiner)(args.window, args.hidden,
+                                                                            H36M17.num_joints)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     span = torch.arange(args.window + 1)
     first = np.concatenate([np.full(len(p), sum(len(q) for q, _ in train_pairs[:k]))
@@ -106,11 +115,12 @@ def train(args: argparse.Namespace) -> Path:
     test = evaluate(model, lifter_outputs(args.lifter, root, H36M_TEST_SUBJECTS, 4))
     print(test)
     card = {
-        "name": Path(args.output).name, "architecture": "tpnet_refiner",
+        "name": Path(args.output).name, "architecture": "bi_tpnet_refiner" if args.bidirectional else "tpnet_refiner",
         "hyperparameters": {"window": args.window, "hidden": args.hidden, "num_joints": H36M17.num_joints},
-        "layout": H36M17.name, "receptive_field": args.window, "causal": True,
+        "layout": H36M17.name, "receptive_field": args.window, "causal": not args.bidirectional,
         "input_normalization": "root_relative_3d",
-        "output": "refined root-relative joints of the newest frame, metres, camera frame",
+        "output": (f"refined root-relative joints of the window's {'centre' if args.bidirectional else 'newest'} "
+                   "frame, metres, camera frame"),
         "lifter": Path(args.lifter).name,
         "training": {"dataset": "Human3.6M", "subjects": list(H36M_TRAIN_SUBJECTS), "cameras": args.cameras,
                      "steps": step, "batch_size": args.batch_size, "lr": args.lr, "seconds": round(seconds),
@@ -126,7 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lifter", default="models/lifter_causal81.json")
     parser.add_argument("--output", default="models/refiner_tpnet")
     parser.add_argument("--data-root", default="../shared/data")
-    parser.add_argument("--window", type=int, default=16)
+    parser.add_argument("--window", type=int, default=16, help="poses per sample (odd with --bidirectional)")
+    parser.add_argument("--bidirectional", action="store_true",
+                        help="Bi-TP-Net: refine the centre of a window of past and future poses (offline)")
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--cameras", type=int, default=2, help="cameras per training subject")
     parser.add_argument("--batch-size", type=int, default=256)
