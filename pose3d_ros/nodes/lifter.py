@@ -104,9 +104,12 @@ class LifterNode(Node):
             model_path = resolve(self.p["model"], "models")
             lifter = OnlineLifter(load_model(model_path), self.p["device"], self.p["track_gap_s"],
                                   warn=self.get_logger().warn)
-            refiner = (load_refiner(resolve(self.p["refiner_model"], "models")).model
-                       if self.p["refiner_model"] else None)
-            self.estimator = OnlinePoseEstimator(lifter, settings_from_params(self.p), refiner)
+            refiner = load_refiner(resolve(self.p["refiner_model"], "models")) if self.p["refiner_model"] else None
+            if refiner is not None and refiner.card.get("lifter") not in (None, model_path.name):
+                self.get_logger().warn(f"refiner {refiner.path.name} was trained on the outputs of "
+                                       f"{refiner.card['lifter']}, not {model_path.name}: its corrections may not fit")
+            self.estimator = OnlinePoseEstimator(lifter, settings_from_params(self.p),
+                                                 None if refiner is None else refiner.model)
         except (ModelLoadError, ValueError) as exc:
             self.get_logger().fatal(f"cannot start the lifter: {exc}")
             raise
@@ -119,7 +122,8 @@ class LifterNode(Node):
         self.diag = NodeDiagnostics(self, warn_counters=("bad_keypoints", "no_camera_info", "duplicate_stamps",
                                                          "dropped"))
         self.get_logger().info(f"lifter {model_path.name} on {lifter.device}: receptive field "
-                               f"{lifter.receptive_field} frames; checks: {self.p['constraint_mode']}")
+                               f"{lifter.receptive_field} frames; refiner: {self.p['refiner_model'] or 'none'}; "
+                               f"checks: {self.p['constraint_mode']}")
 
     def _tf_broadcaster(self):
         try:
