@@ -43,7 +43,6 @@ class Person3D:
     joints: np.ndarray  # (17, 3); root-relative when translation is None
     confidence: np.ndarray  # (17,)
     translation: np.ndarray | None  # (3,) root position in the camera frame, if solvable
-    keypoints_normalized: np.ndarray | None = None  # (17, 2) this frame's model input
     new_segment: bool = False  # the track started or restarted with this frame
 
     @property
@@ -173,7 +172,7 @@ class OnlineLifter:
         out = []
         for person, joints, uv, new in zip(kept, rel, frames, new_segments):
             out.append(Person3D(person.track_id, joints, person.confidence,
-                                root_translation(joints, uv, person.confidence), uv, new))
+                                root_translation(joints, uv, person.confidence), new))
         return out
 
     def forget(self, track_ids: Iterable[int]) -> None:

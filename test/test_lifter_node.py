@@ -121,6 +121,7 @@ def ros():
 @pytest.fixture
 def rig(ros, oracle_card):
     rig = Rig(LifterNode(parameter_overrides=[Parameter("model", value=str(oracle_card)),
+                                              Parameter("refiner_model", value=""),  # trained for another lifter
                                               Parameter("device", value="cpu")]))
     yield rig
     rig.close()

@@ -27,7 +27,7 @@ class ScriptedLifter:
         for p in people:
             uv = normalize_with_intrinsics(p.keypoints, intrinsics).astype(np.float64)
             t = root_translation(self.pose, uv, p.confidence)
-            out.append(Person3D(p.track_id, self.pose.copy(), p.confidence, t, uv, p.track_id not in self.seen))
+            out.append(Person3D(p.track_id, self.pose.copy(), p.confidence, t, p.track_id not in self.seen))
             self.seen.add(p.track_id)
         return out
 
