@@ -24,8 +24,8 @@ import torch
 
 from pose3d_ros.metrics import mpjpe, mpjve
 from pose3d_ros.model_io import load_model, save_model
-from pose3d_ros.tpnet import BidirectionalRefiner, CausalRefiner
 from pose3d_ros.skeleton import H36M17
+from pose3d_ros.tpnet import BidirectionalRefiner, CausalRefiner
 
 from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m
 from .evaluate import model_inputs, predict_sequence, root_relative
