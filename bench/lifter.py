@@ -111,16 +111,13 @@ def memory(frames: int = 10_000) -> list[tuple[int, float, int]]:
     return samples
 
 
-def pipeline(frames: int = 300) -> dict:
-    from rclpy.executors import SingleThreadedExecutor
+def _probe():
+    """A node recording keypoint and skeleton clouds and the image-stamp-to-/tf latency (ms) of
+    each person's body frame: (node, latencies, keypoint clouds, skeleton clouds)."""
     from rclpy.node import Node
     from rclpy.qos import QoSProfile
     from sensor_msgs.msg import PointCloud2
     from tf2_msgs.msg import TFMessage
-
-    from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
-    from pose3d_ros.nodes.video_source import VideoSourceNode
-    from pose3d_ros.pipeline import drain
 
     probe = Node("bench_probe")
     tf_latency, keypoints, skeletons = [], [], []
@@ -136,6 +133,17 @@ def pipeline(frames: int = 300) -> dict:
     probe.create_subscription(TFMessage, "/tf", on_tf, qos)
     probe.create_subscription(PointCloud2, "keypoints", lambda m: keypoints.append(m), qos)
     probe.create_subscription(PointCloud2, "skeletons_3d", lambda m: skeletons.append(m), qos)
+    return probe, tf_latency, keypoints, skeletons
+
+
+def pipeline(frames: int = 300) -> dict:
+    from rclpy.executors import SingleThreadedExecutor
+
+    from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
+    from pose3d_ros.nodes.video_source import VideoSourceNode
+    from pose3d_ros.pipeline import drain
+
+    probe, tf_latency, keypoints, skeletons = _probe()
     source = VideoSourceNode(parameter_overrides=[Parameter("max_frames", value=frames),
                                                   Parameter("rate_hz", value=30.0)])
     nodes = [source, KeypointDetectorNode(), LifterNode(), probe]
@@ -171,11 +179,6 @@ def pipeline_processes(reliable: bool, frames: int = 300) -> dict:
     ``reliable``: the detector subscribes to images with reliable QoS (the launch file's default)."""
     import subprocess
 
-    from rclpy.node import Node
-    from rclpy.qos import QoSProfile
-    from sensor_msgs.msg import PointCloud2
-    from tf2_msgs.msg import TFMessage
-
     params = ["--ros-args", "--params-file", str(ROOT / "config" / "pipeline.yaml")]
 
     def start(node: str, *overrides: str, log: bool = False) -> subprocess.Popen:
@@ -184,20 +187,7 @@ def pipeline_processes(reliable: bool, frames: int = 300) -> dict:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE if log else subprocess.DEVNULL,
                                 text=True)
 
-    probe = Node("bench_probe")
-    tf_latency, keypoints, skeletons = [], [], []
-    clock = probe.get_clock()
-
-    def on_tf(msg):
-        now = clock.now().nanoseconds
-        stamps = {t.header.stamp.sec * 10**9 + t.header.stamp.nanosec for t in msg.transforms
-                  if "/" not in t.child_frame_id}
-        tf_latency.extend((now - s) / 1e6 for s in stamps)
-
-    qos = QoSProfile(depth=100)
-    probe.create_subscription(TFMessage, "/tf", on_tf, qos)
-    probe.create_subscription(PointCloud2, "keypoints", lambda m: keypoints.append(m), qos)
-    probe.create_subscription(PointCloud2, "skeletons_3d", lambda m: skeletons.append(m), qos)
+    probe, tf_latency, keypoints, skeletons = _probe()
     workers = [start("lifter"), start("keypoint_detector", f"reliable_input:={str(reliable).lower()}")]
     try:
         # Ready once the lifter listens to keypoints (besides the probe) and MediaPipe to images.
