@@ -30,6 +30,7 @@ setup(
             "lifter = pose3d_ros.nodes.lifter:main",
             "preview_recorder = pose3d_ros.nodes.preview_recorder:main",
             "pose3d-pipeline = pose3d_ros.pipeline:main",
+            "pose3d-lift = pose3d_ros.lift_recording:main",
         ],
     },
 )

@@ -34,6 +34,7 @@ from pose3d_ros.metrics import (
     symmetry_error,
 )
 from pose3d_ros.model_io import load_model
+from pose3d_ros.sequence_lifting import predict_sequence
 from pose3d_ros.skeleton import SkeletonLayout
 
 from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split
@@ -56,60 +57,6 @@ def input_normalization(seq: Sequence) -> str:
 
 def root_relative(positions: np.ndarray) -> np.ndarray:
     return positions - positions[:, :1]
-
-
-SLIDING_STEP = 5  # frames between the windows of a sequence-to-sequence model (Wang et al.)
-
-
-def context_index(frames: int, samples: int, causal: bool, rng: np.random.Generator) -> np.ndarray:
-    """(frames, samples) frame indices drawn uniformly for each frame from the whole sequence
-    or, ``causal``, from the frames up to it (the anatomy-aware bone-length samples)."""
-    high = np.arange(1, frames + 1) if causal else np.full(frames, frames)
-    return np.floor(rng.random((frames, samples)) * high[:, None]).astype(np.int64)
-
-
-def _sliding_windows(model: torch.nn.Module, x: torch.Tensor, window: int, step: int = SLIDING_STEP,
-                     batch: int = 64) -> torch.Tensor:
-    """A sequence-to-sequence model over windows ``step`` frames apart, overlaps averaged."""
-    n = x.shape[0]
-    if n < window:
-        x = torch.cat([x, x[-1:].expand(window - n, *x.shape[1:])])
-    starts = list(range(0, x.shape[0] - window + 1, step))
-    if starts[-1] != x.shape[0] - window:
-        starts.append(x.shape[0] - window)
-    total, count = None, torch.zeros(x.shape[0], 1, 1, device=x.device)
-    for i in range(0, len(starts), batch):
-        s = torch.tensor(starts[i:i + batch], device=x.device)
-        out = model(x[s[:, None] + torch.arange(window, device=x.device)]).float()
-        total = torch.zeros(x.shape[0], *out.shape[2:], device=x.device) if total is None else total
-        for k, start in enumerate(starts[i:i + batch]):
-            total[start:start + window] += out[k]
-            count[start:start + window] += 1
-    return (total / count)[:n]
-
-
-@torch.no_grad()
-def predict_sequence(model: torch.nn.Module, inputs: np.ndarray, receptive_field: int,
-                     causal: bool, relative: bool = True, seed: int = 0) -> np.ndarray:
-    """Predictions for every frame of a sequence (edge padding, one forward; sliding windows
-    for sequence-to-sequence models; bone-length samples drawn with ``seed`` for models that
-    need context), made root-relative unless ``relative`` is False (the trajectory model)."""
-    device = next(model.parameters()).device
-    x = torch.from_numpy(inputs.astype(np.float32)).to(device)
-    window = getattr(model, "sequence_window", None)
-    if window:
-        out = _sliding_windows(model, x, window)
-    else:
-        pad_left = receptive_field - 1 if causal else receptive_field // 2
-        padded = torch.cat([x[:1].expand(pad_left, *x.shape[1:]), x,
-                            x[-1:].expand(receptive_field - 1 - pad_left, *x.shape[1:])])
-        kwargs = {}
-        if getattr(model, "needs_context", False):
-            index = context_index(len(inputs), model.context_frames, causal, np.random.default_rng(seed))
-            kwargs = {"context": x[None], "context_index": torch.from_numpy(index).to(device)[None]}
-        out = model(padded[None], **kwargs)[0].float()
-    out = out.cpu().numpy()
-    return root_relative(out) if relative else out
 
 
 def evaluate_trajectory(model: torch.nn.Module, sequences: list[Sequence], receptive_field: int,
