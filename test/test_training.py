@@ -181,6 +181,11 @@ def test_results_report_lists_every_record(h36m_root, tmp_path):
     text = render_results([record], results)
     assert "| tiny | h36m | gt | 9 | yes |" in text and "pose3d-eval --checkpoint tiny.json" in text
     assert f"{metrics['p1_mm']:.1f}" in text and "S9 'Discussion 1'" in text
+    # A paper row on other 2D inputs is named but its numbers are not put beside ours.
+    paper = {"source": "Paper", "inputs": "gt", "p1_mm": 37.2}
+    on_gt = render_results([dict(record, reference=paper)], results)
+    on_sh = render_results([dict(record, input="sh", reference=paper)], results)
+    assert "| 37.2 |" in on_gt and "| 37.2 |" not in on_sh and "not comparable" in on_sh
 
 
 def test_model_inputs_are_focal_normalised(h36m_root):

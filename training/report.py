@@ -16,6 +16,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pose3d_ros.skeleton import get_layout  # noqa: E402
 
 
+def _reference(record: dict) -> dict:
+    """The paper's numbers for this record: none when the paper's 2D input (``inputs``) differs."""
+    ref = record.get("reference") or {}
+    if ref.get("inputs", record["input"]) != record["input"]:
+        return {"source": f"{ref.get('source', '')} (paper row on {ref['inputs']} 2D: not comparable)"}
+    return ref
+
+
 def _fmt(value, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
@@ -74,7 +82,7 @@ def render_results(records: list[dict], results_dir: Path) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
-        m, ref, tr = r["metrics"], r.get("reference") or {}, r.get("training") or {}
+        m, ref, tr = r["metrics"], _reference(r), r.get("training") or {}
         lines.append(
             f"| {r['model']} | {r['dataset']} | {r['input']} | {r['receptive_field']} | "
             f"{'yes' if r['causal'] else 'no'} | "
@@ -82,7 +90,7 @@ def render_results(records: list[dict], results_dir: Path) -> str:
             f"{_fmt(ref.get('p1_mm'))} | {_fmt(ref.get('p2_mm'))} | {ref.get('source', 'none given')} | "
             f"{tr.get('epochs', '–')} epochs, {tr.get('hours', '–')} h, {tr.get('hardware', '–')} |")
     for r in records:
-        ref_actions = (r.get("reference") or {}).get("actions", {})
+        ref_actions = _reference(r).get("actions", {})
         lines += ["", f"## {r['model']} ({r['dataset']}, {r['input']} 2D)", "",
                   f"Command: `{r['command']}`  ", f"Evaluated on: {r['hardware']}, {r['eval_seconds']} s.", "",
                   "| action | frames | P1 (mm) | P2 (mm) | MPJVE | paper P1 | paper P2 |",
