@@ -1,10 +1,11 @@
-"""``pose3d-lift``: 3D poses of the people in a recorded video, offline, with the symmetric lifter.
+"""``pose3d-lift``: 3D poses of the people in a recorded video, offline.
 
     pose3d-lift video.mp4 --output poses.npz [--camera-info calib.yaml] [--model lifter_sym243.json]
 
 The whole recording is detected first (any detector backend), then each unbroken stretch of
 each track is lifted at once, so a symmetric model sees the frames before and after each
-pose (the online node sees only the past). The .npz holds, per track ``<id>``:
+pose (the online node sees only the past). The default model is the causal lifter: on
+detected keypoints it is the more accurate of the two shipped ones (README, Models). The .npz holds, per track ``<id>``:
 ``track_<id>_frames`` (frame indices), ``track_<id>_joints`` (N, 17, 3) H36M-17 joints in
 the camera's optical frame, metres (root-relative where the root could not be placed),
 ``track_<id>_translation`` (N, 3) root positions (NaN where not placed) and
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video", help="video file or folder of images")
     parser.add_argument("--output", required=True, help="the .npz to write")
-    parser.add_argument("--model", default="lifter_sym243.json",
+    parser.add_argument("--model", default="lifter_causal81.json",
                         help="lifter model card (absolute, or a file in models/)")
     parser.add_argument("--camera-info", default="",
                         help="ROS calibration YAML; without one a 60-degree horizontal field of view is assumed")
