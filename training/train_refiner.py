@@ -31,10 +31,11 @@ from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, lo
 from .evaluate import model_inputs, predict_sequence, root_relative
 
 
-def lifter_outputs(lifter_card: str, root: Path, subjects: tuple[str, ...], cameras: int):
-    """(predictions, targets) per sequence for the first ``cameras`` cameras of each subject."""
+def lifter_outputs(lifter_card: str, root: Path, subjects: tuple[str, ...], cameras: int, inputs: str = "gt"):
+    """(predictions, targets) per sequence for the first ``cameras`` cameras of each subject,
+    lifted from ``inputs`` 2D (gt or sh)."""
     loaded = load_model(lifter_card)
-    seqs = load_h36m(root, subjects)
+    seqs = load_h36m(root, subjects, inputs)
     keep = {s.camera for s in seqs}
     keep = sorted(keep)[:cameras]
     pairs = []

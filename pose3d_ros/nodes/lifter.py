@@ -39,7 +39,7 @@ PARAMS = (
     Param("fallback_image_height", 480, "Image height assumed until CameraInfo arrives"),
     Param("bone_length_refinement", True,
           "Rescale bones to the track's bone lengths estimated online from its whole history"),
-    Param("refiner_model", "refiner_tpnet.json",
+    Param("refiner_model", "",
           "Model card of a causal TP-Net-style refiner trained on this lifter's outputs, applied after it "
           "(absolute, or a file in models/; empty: none)"),
     Param("constraint_mode", "flag", "Anatomical checks: flag (mark invalid), correct (rescale bones, "
