@@ -3,8 +3,9 @@
 Per track: the causal lifter's root-relative pose, optionally the causal refiner over the
 track's last lifted poses, optionally bones rescaled to the track's online bone-length
 estimate, placed at the root translation solved from the lifter's pose against the 2D
-keypoints (metric output in the camera frame), and the anatomical checks of :mod:`pose3d_ros.constraints`, which flag,
-correct or drop (``mode``). Tracks unseen for ``track_timeout_s`` are evicted.
+keypoints (metric output in the camera frame), and the anatomical checks of
+:mod:`pose3d_ros.constraints`, which flag, correct or drop (``mode``). Tracks unseen for
+``track_timeout_s`` are evicted.
 """
 from __future__ import annotations
 

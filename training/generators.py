@@ -62,20 +62,23 @@ class ChunkedDataset:
         share of one common order."""
         order = rng.permutation(len(self))[rank::world]
         device = self.inputs.device
-        ar_in, ar_out = torch.arange(self.span, device=device), torch.arange(self.chunk, device=device)
+        ar_in = torch.arange(self.span, device=device)
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             sin = torch.from_numpy(self.starts_in[idx]).to(device)[:, None] + ar_in
-            sout = torch.from_numpy(self.starts_out[idx]).to(device)[:, None] + ar_out
-            yield (self.inputs[sin], self.targets[sout]) + ((idx,) if return_index else ())
+            yield (self.inputs[sin], self.targets[self._output_rows(idx)]) + ((idx,) if return_index else ())
+
+    def _output_rows(self, idx: np.ndarray) -> torch.Tensor:
+        """Rows of ``targets`` (and ``roots``) holding the output frames of the chunks ``idx``: (B, chunk)."""
+        device = self.targets.device
+        return torch.from_numpy(self.starts_out[idx]).to(device)[:, None] + torch.arange(self.chunk, device=device)
 
     def absolute(self, idx: np.ndarray) -> torch.Tensor:
         """Camera-frame 3D (B, chunk, J, 3) of the output frames of the chunks ``idx`` (needs ``roots``)."""
         if self.roots is None:
             raise ValueError("this dataset was built without root positions")
-        sout = torch.from_numpy(self.starts_out[idx]).to(self.targets.device)[:, None] + torch.arange(
-            self.chunk, device=self.targets.device)
-        return self.targets[sout] + self.roots[sout]
+        rows = self._output_rows(idx)
+        return self.targets[rows] + self.roots[rows]
 
     def context(self, idx: np.ndarray, frames: int, causal: bool, rng: np.random.Generator):
         """For each chunk in ``idx``, ``frames`` frames drawn uniformly from its whole sequence

@@ -85,16 +85,17 @@ def train(args: argparse.Namespace) -> Path:
     train_pairs = lifter_outputs(args.lifter, root, H36M_TRAIN_SUBJECTS, args.cameras)
     padded = [pad(p, args.window, args.bidirectional) for p, _ in train_pairs]
     inputs, targets = np.concatenate(padded), np.concatenate([t for _, t in train_pairs])
-    # Start of each sample's window in ``inputs``: its frame index plus its sequence's offset.
+    # Start of each sample's window in ``inputs``: its frame index plus its sequence's offset there;
+    # ``first``: the index of each sample's sequence's first frame in ``targets``.
     offsets = np.cumsum([0] + [len(x) for x in padded[:-1]])
+    first_frames = np.cumsum([0] + [len(p) for p, _ in train_pairs[:-1]])
     starts = np.concatenate([o + np.arange(len(p)) for o, (p, _) in zip(offsets, train_pairs)])
+    first = np.concatenate([np.full(len(p), f) for f, (p, _) in zip(first_frames, train_pairs)])
     inputs_t, targets_t = torch.from_numpy(inputs), torch.from_numpy(targets)
     model = (BidirectionalRefiner if args.bidirectional else CausalRefiner)(args.window, args.hidden,
                                                                             H36M17.num_joints)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     span = torch.arange(args.window + 1)
-    first = np.concatenate([np.full(len(p), sum(len(q) for q, _ in train_pairs[:k]))
-                            for k, (p, _) in enumerate(train_pairs)])  # index of each sequence's first frame
     start, step, losses = time.time(), 0, []
     model.train()
     while time.time() - start < 60 * args.minutes:
