@@ -16,7 +16,7 @@ from pose3d_ros.skeleton import H36M17
 from training.data import load_h36m, load_humaneva, project_h36m
 from training.evaluate import evaluate, input_normalization, model_inputs, root_relative
 from training.generators import ChunkedDataset, flip_pose
-from training.report import render_results, write_plots
+from training.report import limb_structure, render_results, write_plots
 from training.train import train
 
 CAMERA = {"R": np.eye(3).tolist(), "T": [0.0, 0.0, -5.0], "f": [1000.0, 1000.0], "c": [500.0, 500.0],
@@ -181,11 +181,28 @@ def test_results_report_lists_every_record(h36m_root, tmp_path):
     text = render_results([record], results)
     assert "| tiny | h36m | gt | 9 | yes |" in text and "pose3d-eval --checkpoint tiny.json" in text
     assert f"{metrics['p1_mm']:.1f}" in text and "S9 'Discussion 1'" in text
-    # A paper row on other 2D inputs is named but its numbers are not put beside ours.
+    limbs = limb_structure(metrics["structure"])
+    assert "## Structure" in text and f"| tiny | h36m | gt | {limbs['upper arm']['rmse']:.1f} |" in text
+    # A paper row on other 2D inputs stays for scale, marked, unless the model has a row on the paper's input.
     paper = {"source": "Paper", "inputs": "gt", "p1_mm": 37.2}
-    on_gt = render_results([dict(record, reference=paper)], results)
-    on_sh = render_results([dict(record, input="sh", reference=paper)], results)
-    assert "| 37.2 |" in on_gt and "| 37.2 |" not in on_sh and "not comparable" in on_sh
+    on_gt, on_sh = dict(record, reference=paper), dict(record, input="sh", reference=paper)
+    assert "| 37.2 |" in render_results([on_gt], results)
+    sh_only = render_results([on_sh], results)
+    assert "| 37.2 |" in sh_only and "ours on sh: for scale only" in sh_only
+    both = render_results([on_gt, on_sh], results)
+    assert both.count("| 37.2 |") == 1 and "see that row" in both
+
+
+def test_limb_structure_averages_left_and_right():
+    joints = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+    rmse = {f"{side}_{j}": 10.0 * i + (2.0 if side == "r" else 0.0) for i, j in enumerate(joints) for side in "lr"}
+    structure = {"bone_rmse_mm": rmse, "bone_std_mm": {k: 1.0 for k in rmse},
+                 "symmetry_mm": {j: float(i) for i, j in enumerate(joints)}, "illegal_bend_pct": 0.5}
+    limbs = limb_structure(structure)
+    assert limbs["upper arm"] == {"rmse": 11.0, "std": 1.0, "symmetry": 1.0}
+    assert limbs["lower leg"]["rmse"] == 51.0
+    assert limbs["avg"]["rmse"] == (11 + 21 + 41 + 51) / 4 and limbs["avg"]["symmetry"] == (1 + 2 + 4 + 5) / 4
+    assert limbs["illegal_bend_pct"] == 0.5
 
 
 def test_model_inputs_are_focal_normalised(h36m_root):

@@ -16,16 +16,62 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pose3d_ros.skeleton import get_layout  # noqa: E402
 
 
-def _reference(record: dict) -> dict:
-    """The paper's numbers for this record: none when the paper's 2D input (``inputs``) differs."""
+def _reference(record: dict, records: list[dict]) -> dict:
+    """The paper's numbers for this record. When the paper's 2D input (``inputs``) differs from ours
+    they are kept for scale, and left out where the same model also has a row on the paper's input."""
     ref = record.get("reference") or {}
-    if ref.get("inputs", record["input"]) != record["input"]:
-        return {"source": f"{ref.get('source', '')} (paper row on {ref['inputs']} 2D: not comparable)"}
-    return ref
+    paper_input = ref.get("inputs", record["input"])
+    if paper_input == record["input"]:
+        return ref
+    if any(r["model"] == record["model"] and r["input"] == paper_input for r in records):
+        return {"source": f"{ref.get('source', '')} (paper row on {paper_input} 2D: see that row)"}
+    return dict(ref, source=f"{ref.get('source', '')} (paper on {paper_input} 2D, ours on {record['input']}: "
+                            "for scale only)")
 
 
 def _fmt(value, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+LIMBS = (("upper arm", "elbow"), ("lower arm", "wrist"), ("upper leg", "knee"), ("lower leg", "ankle"))
+"""Limb bones as the structure papers name them, and the child joint that names each bone here."""
+
+
+def limb_structure(structure: dict) -> dict:
+    """Per limb (left and right averaged) and over the eight limb bones: bone length RMSE against
+    the truth (Tang et al. Table 3), bone length std over frames and left/right length difference
+    (Dabral et al. Table 6), all mm; plus the share of illegal elbow/knee bends (%) when measured."""
+    rmse, std = structure["bone_rmse_mm"], structure["bone_std_mm"]
+    out = {}
+    for limb, joint in LIMBS:
+        out[limb] = {"rmse": (rmse[f"l_{joint}"] + rmse[f"r_{joint}"]) / 2,
+                     "std": (std[f"l_{joint}"] + std[f"r_{joint}"]) / 2,
+                     "symmetry": structure["symmetry_mm"][joint]}
+    out["avg"] = {k: sum(out[limb][k] for limb, _ in LIMBS) / len(LIMBS) for k in ("rmse", "std", "symmetry")}
+    out["illegal_bend_pct"] = structure.get("illegal_bend_pct")
+    return out
+
+
+def _structure_table(records: list[dict]) -> list[str]:
+    rows = [r for r in records if "structure" in r["metrics"]]
+    if not rows:
+        return []
+    lines = ["", "## Structure", "",
+             "Limb bone length RMSE against the truth (Tang et al. Table 3: the mean over the eight limb bones),",
+             "each bone's length standard deviation over a sequence's frames and the left/right length",
+             "difference (Dabral et al. Table 6, there on MPI-INF-3DHP, which is not available here), in mm,",
+             "left and right averaged per limb; and the share of elbows and knees bent the wrong way.", "",
+             "| model | data | 2D input | RMSE upper arm | lower arm | upper leg | lower leg | RMSE avg "
+             "| paper RMSE avg | std avg | L/R diff avg | illegal bends (%) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        limbs = limb_structure(r["metrics"]["structure"])
+        cells = " | ".join(_fmt(limbs[limb]["rmse"]) for limb, _ in LIMBS)
+        paper = (_reference(r, records).get("structure") or {}).get("limb_rmse_mm")
+        lines.append(f"| {r['model']} | {r['dataset']} | {r['input']} | {cells} | {_fmt(limbs['avg']['rmse'])} | "
+                     f"{_fmt(paper)} | {_fmt(limbs['avg']['std'])} | {_fmt(limbs['avg']['symmetry'])} | "
+                     f"{_fmt(limbs['illegal_bend_pct'], 2)} |")
+    return lines
 
 
 def write_plots(record: dict, card: dict, out_dir: Path) -> list[Path]:
@@ -82,15 +128,16 @@ def render_results(records: list[dict], results_dir: Path) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
-        m, ref, tr = r["metrics"], _reference(r), r.get("training") or {}
+        m, ref, tr = r["metrics"], _reference(r, records), r.get("training") or {}
         lines.append(
             f"| {r['model']} | {r['dataset']} | {r['input']} | {r['receptive_field']} | "
             f"{'yes' if r['causal'] else 'no'} | "
             f"{_fmt(m['p1_mm'])} | {_fmt(m['p2_mm'])} | {_fmt(m['mpjve_mm'], 2)} | {_fmt(m.get('pck150'))} | "
             f"{_fmt(ref.get('p1_mm'))} | {_fmt(ref.get('p2_mm'))} | {ref.get('source', 'none given')} | "
             f"{tr.get('epochs', '–')} epochs, {tr.get('hours', '–')} h, {tr.get('hardware', '–')} |")
+    lines += _structure_table(records)
     for r in records:
-        ref_actions = _reference(r).get("actions", {})
+        ref_actions = _reference(r, records).get("actions", {})
         lines += ["", f"## {r['model']} ({r['dataset']}, {r['input']} 2D)", "",
                   f"Command: `{r['command']}`  ", f"Evaluated on: {r['hardware']}, {r['eval_seconds']} s.", "",
                   "| action | frames | P1 (mm) | P2 (mm) | MPJVE | paper P1 | paper P2 |",
