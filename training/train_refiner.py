@@ -3,7 +3,8 @@ or with ``--bidirectional`` Dabral's Bi-TP-Net (BidirectionalRefiner, centred wi
 
 ``python -m training.train_refiner --lifter models/lifter_causal81.json --output models/refiner_tpnet``
 
-Inputs are the lifter's root-relative predictions on S1, S5, S6, S7, S8 (the offline
+Inputs are the lifter's root-relative predictions from ``--inputs`` 2D (ground truth or
+Stacked Hourglass detections) on S1, S5, S6, S7, S8 (the offline
 predict_sequence, which equals the node's streaming lifter: test/test_streaming_replay.py),
 ``window`` past frames per sample, edge-padded at the start as online (``--bidirectional``:
 ``window // 2`` past and future frames, edge-padded at both ends); targets are the
@@ -11,7 +12,7 @@ ground-truth root-relative poses. The loss is the MPJPE of the refined pose plus
 ``--velocity-weight`` times the error of its change since the previous frame (which the
 refiner predicts from the same window shifted by one), so that per-frame corrections do
 not add jitter. Training stops after ``--minutes``. The card records
-P1 and MPJVE on S9/S11 with and without the refiner.
+P1 and MPJVE on S9/S11 with and without the refiner, from both kinds of 2D.
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def train(args: argparse.Namespace) -> Path:
     rng = np.random.default_rng(1)
     torch.set_num_threads(args.threads)
     root = Path(args.data_root) / "h36m"
-    train_pairs = lifter_outputs(args.lifter, root, H36M_TRAIN_SUBJECTS, args.cameras)
+    train_pairs = lifter_outputs(args.lifter, root, H36M_TRAIN_SUBJECTS, args.cameras, args.inputs)
     padded = [pad(p, args.window, args.bidirectional) for p, _ in train_pairs]
     inputs, targets = np.concatenate(padded), np.concatenate([t for _, t in train_pairs])
     # Start of each sample's window in ``inputs``: its frame index plus its sequence's offset there;
@@ -114,7 +115,8 @@ def train(args: argparse.Namespace) -> Path:
         if step % 500 == 0:
             print(f"step {step}: train loss {1000 * np.mean(losses[-500:]):.2f} mm", flush=True)
     seconds = time.time() - start
-    test = evaluate(model, lifter_outputs(args.lifter, root, H36M_TEST_SUBJECTS, 4))
+    test = {f"h36m_s9_s11_{inputs}_frame_weighted": evaluate(
+        model, lifter_outputs(args.lifter, root, H36M_TEST_SUBJECTS, 4, inputs)) for inputs in ("gt", "sh")}
     print(test)
     card = {
         "name": Path(args.output).name, "architecture": "bi_tpnet_refiner" if args.bidirectional else "tpnet_refiner",
@@ -125,10 +127,11 @@ def train(args: argparse.Namespace) -> Path:
                    "frame, metres, camera frame"),
         "lifter": Path(args.lifter).name,
         "training": {"dataset": "Human3.6M", "subjects": list(H36M_TRAIN_SUBJECTS), "cameras": args.cameras,
+                     "inputs": args.inputs,
                      "steps": step, "batch_size": args.batch_size, "lr": args.lr, "seconds": round(seconds),
                      "velocity_weight": args.velocity_weight,
                      "final_train_loss_mm": 1000 * float(np.mean(losses[-500:]))},
-        "metrics": {"h36m_s9_s11_frame_weighted": test, "note": H36M_MISSING_NOTE},
+        "metrics": dict(test, note=H36M_MISSING_NOTE),
     }
     return save_model(model, args.output, card)
 
@@ -141,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=int, default=16, help="poses per sample (odd with --bidirectional)")
     parser.add_argument("--bidirectional", action="store_true",
                         help="Bi-TP-Net: refine the centre of a window of past and future poses (offline)")
+    parser.add_argument("--inputs", choices=["gt", "sh"], default="gt",
+                        help="2D the lifter is run on to make the training inputs: ground truth or detections")
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--cameras", type=int, default=2, help="cameras per training subject")
     parser.add_argument("--batch-size", type=int, default=256)
