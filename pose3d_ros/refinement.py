@@ -58,6 +58,17 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return v[idx, np.arange(values.shape[1])]
 
 
+def refiner_mismatch(refiner_card: dict, lifter: LoadedModel) -> str | None:
+    """Why a refiner may not fit ``lifter`` (it was trained on another lifter's outputs: another
+    file name or other weights), or None when it fits or its card does not say."""
+    name, sha = refiner_card.get("lifter"), refiner_card.get("lifter_sha256")
+    if name is not None and name != lifter.path.name:
+        return f"it was trained on the outputs of {name}, not {lifter.path.name}"
+    if sha is not None and sha != lifter.card.get("sha256"):
+        return f"it was trained on the outputs of other {lifter.path.name} weights (sha256 {sha[:12]}...)"
+    return None
+
+
 def load_refiner(path: str | Path) -> LoadedModel:
     """A refiner saved with model_io.save_model (architecture ``tpnet_refiner``)."""
     loaded = load_model(path)

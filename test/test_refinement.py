@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pose3d_ros.constraints import SYMMETRIC_BONES, symmetrize
-from pose3d_ros.model_io import save_model
-from pose3d_ros.refinement import BoneLengthEstimator, CausalRefiner, load_refiner, weighted_median
+from pose3d_ros.model_io import load_model, save_model
+from pose3d_ros.refinement import BoneLengthEstimator, CausalRefiner, load_refiner, refiner_mismatch, weighted_median
 
 TRUE = np.linspace(0.1, 0.45, 16)
 
@@ -82,3 +82,14 @@ def test_load_refiner_rejects_a_lifter(tmp_path, tiny_card_factory):
     path = save_model(build_model("temporal_conv", card["hyperparameters"]), tmp_path / "lifter", card)
     with pytest.raises(ValueError, match="not a tpnet_refiner"):
         load_refiner(path)
+
+
+def test_refiner_mismatch_names_the_other_lifter_or_weights(tmp_path, tiny_card_factory):
+    from pose3d_ros.model import build_model
+    card = tiny_card_factory()
+    lifter = load_model(save_model(build_model("temporal_conv", card["hyperparameters"]), tmp_path / "lifter_a", card))
+    assert refiner_mismatch({}, lifter) is None
+    assert refiner_mismatch({"lifter": "lifter_a.json", "lifter_sha256": lifter.card["sha256"]}, lifter) is None
+    assert "lifter_b.json" in refiner_mismatch({"lifter": "lifter_b.json"}, lifter)
+    assert "other lifter_a.json weights" in refiner_mismatch({"lifter": "lifter_a.json", "lifter_sha256": "0" * 64},
+                                                            lifter)

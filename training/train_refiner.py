@@ -125,7 +125,7 @@ def train(args: argparse.Namespace) -> Path:
         "input_normalization": "root_relative_3d",
         "output": (f"refined root-relative joints of the window's {'centre' if args.bidirectional else 'newest'} "
                    "frame, metres, camera frame"),
-        "lifter": Path(args.lifter).name,
+        "lifter": Path(args.lifter).name, "lifter_sha256": load_model(args.lifter).card["sha256"],
         "training": {"dataset": "Human3.6M", "subjects": list(H36M_TRAIN_SUBJECTS), "cameras": args.cameras,
                      "inputs": args.inputs,
                      "steps": step, "batch_size": args.batch_size, "lr": args.lr, "seconds": round(seconds),

@@ -17,7 +17,7 @@ from ..geometry import CameraIntrinsics
 from ..lifting import OnlineLifter, PersonKeypoints
 from ..model_io import ModelLoadError, load_model
 from ..online_pose import OnlinePoseEstimator, PoseSettings, Skeleton3D
-from ..refinement import load_refiner
+from ..refinement import load_refiner, refiner_mismatch
 from ..resources import resolve
 from .camera_msgs import intrinsics_from_msg
 from .clouds import SKELETON_DTYPE, from_cloud, people_rows, to_cloud
@@ -103,12 +103,11 @@ class LifterNode(Node):
         torch.set_num_threads(1)  # a frame is a few small matrix products: more threads only add contention
         try:
             model_path = resolve(self.p["model"], "models")
-            lifter = OnlineLifter(load_model(model_path), self.p["device"], self.p["track_gap_s"],
-                                  warn=self.get_logger().warn)
+            loaded = load_model(model_path)
+            lifter = OnlineLifter(loaded, self.p["device"], self.p["track_gap_s"], warn=self.get_logger().warn)
             refiner = load_refiner(resolve(self.p["refiner_model"], "models")) if self.p["refiner_model"] else None
-            if refiner is not None and refiner.card.get("lifter") not in (None, model_path.name):
-                self.get_logger().warn(f"refiner {refiner.path.name} was trained on the outputs of "
-                                       f"{refiner.card['lifter']}, not {model_path.name}: its corrections may not fit")
+            if refiner is not None and (reason := refiner_mismatch(refiner.card, loaded)):
+                self.get_logger().warn(f"refiner {refiner.path.name}: {reason}; its corrections may not fit")
             self.estimator = OnlinePoseEstimator(lifter, settings_from_params(self.p),
                                                  None if refiner is None else refiner.model)
         except (ModelLoadError, ValueError) as exc:
