@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from pose3d_ros.metrics import auc, pck
 from pose3d_ros.model_io import load_model
 from pose3d_ros.skeleton import H36M17
 from training.data import load_h36m, load_humaneva, project_h36m
-from training.evaluate import evaluate, input_normalization, model_inputs, root_relative
+from training.evaluate import evaluate, evaluation_data, input_normalization, model_inputs, root_relative
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, render_results, write_plots
 from training.train import train
@@ -211,6 +212,14 @@ def test_model_inputs_are_focal_normalised(h36m_root):
     expected = seq.positions_3d[..., :2] / seq.positions_3d[..., 2:]
     assert np.allclose(x, expected, atol=1e-5)
     assert np.allclose(root_relative(seq.positions_3d)[:, 0], 0.0)
+
+
+def test_humaneva_is_tested_on_the_actions_the_model_learnt():
+    card = {"training": {"data": {"dataset": "humaneva", "actions": ["Walking", "Jog"]}}}
+    assert evaluation_data(card, "humaneva", Path("d"), "gt")["actions"] == ["Walking", "Jog"]
+    every_action = {"training": {"data": {"dataset": "humaneva"}}}
+    assert "actions" not in evaluation_data(every_action, "humaneva", Path("d"), "gt")
+    assert "actions" not in evaluation_data(card, "h36m", Path("d"), "gt")
 
 
 def test_load_humaneva_rotates_into_the_camera(tmp_path):

@@ -138,6 +138,16 @@ def structure_metrics(pred: np.ndarray, target: np.ndarray, layout: SkeletonLayo
     return out
 
 
+def evaluation_data(card: dict, dataset: str, root: Path, inputs: str) -> dict:
+    """The ``data`` section of the test split for a model card: on HumanEva-I, only the actions
+    the model was trained on (Tang et al. train and test on Walk and Jog)."""
+    data = {"dataset": dataset, "root": str(root), "inputs": inputs}
+    trained = card.get("training", {}).get("data", {})
+    if dataset == "humaneva" and trained.get("dataset") == "humaneva" and trained.get("actions"):
+        data["actions"] = list(trained["actions"])
+    return data
+
+
 def _training_summary(card: dict) -> dict:
     history = card.get("training", {}).get("history", [])
     return {"epochs": len(history), "hours": round(sum(h["seconds"] for h in history) / 3600, 2),
@@ -163,8 +173,8 @@ def main(argv: list[str] | None = None) -> None:
 
     loaded = load_model(args.checkpoint)
     start = time.time()
-    sequences = load_split({"dataset": args.dataset, "root": str(Path(args.data_root) / args.dataset),
-                            "inputs": args.input}, "test")
+    sequences = load_split(evaluation_data(loaded.card, args.dataset, Path(args.data_root) / args.dataset, args.input),
+                           "test")
     metrics = evaluate(loaded.model, sequences, loaded.receptive_field, loaded.causal)
     name = loaded.path.stem
     out_dir = Path(args.results_dir)
