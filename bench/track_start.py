@@ -18,6 +18,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pose3d_ros.constraints import CHILD, bone_lengths  # noqa: E402
+from pose3d_ros.metrics import mpjpe  # noqa: E402
 from pose3d_ros.model_io import load_model  # noqa: E402
 from pose3d_ros.sequence_lifting import predict_sequence  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
@@ -25,31 +27,26 @@ from training.data import H36M_TEST_SUBJECTS, load_h36m  # noqa: E402
 from training.evaluate import model_inputs, root_relative  # noqa: E402
 
 AGE_BINS = ((0, 1), (1, 5), (5, 10), (10, 20), (20, 40), (40, 80), (80, 120))
-THIGHS = ((H36M17.index("r_hip"), H36M17.index("r_knee")), (H36M17.index("l_hip"), H36M17.index("l_knee")))
-
-
-def thigh_length(poses: np.ndarray) -> np.ndarray:
-    """Mean of the two thigh lengths per frame, metres."""
-    return np.mean([np.linalg.norm(poses[:, a] - poses[:, b], axis=-1) for a, b in THIGHS], axis=0)
+THIGHS = [list(CHILD).index(H36M17.index(knee)) for knee in ("r_knee", "l_knee")]  # bones named by child joint
 
 
 def track_start_errors(loaded, sequences, every: int, length: int) -> dict[str, np.ndarray]:
-    """Per age 0..length-1, summed over tracks: P1 from the track's start, P1 from the whole
-    history, thigh length ratio (predicted / true) from the start; and the number of tracks."""
+    """Per age 0..length-1, over all tracks: P1 from the track's start, P1 from the whole history,
+    mean thigh length ratio (predicted / true) from the start; and the number of tracks."""
     rf, causal = loaded.receptive_field, loaded.causal
-    sums = {k: np.zeros(length) for k in ("start_p1", "history_p1", "thigh_ratio")}
-    tracks = 0
+    fresh, history, truth = [], [], []
     for seq in sequences:
-        x, truth = model_inputs(seq), root_relative(seq.positions_3d)
-        history = predict_sequence(loaded.model, x, rf, causal)
+        x, target = model_inputs(seq), root_relative(seq.positions_3d)
+        whole = predict_sequence(loaded.model, x, rf, causal)
         for s in range(0, len(x) - length, every):
-            fresh = predict_sequence(loaded.model, x[s:s + length], rf, causal)
-            t = truth[s:s + length]
-            sums["start_p1"] += 1000 * np.linalg.norm(fresh - t, axis=-1).mean(axis=-1)
-            sums["history_p1"] += 1000 * np.linalg.norm(history[s:s + length] - t, axis=-1).mean(axis=-1)
-            sums["thigh_ratio"] += thigh_length(fresh) / thigh_length(t)
-            tracks += 1
-    return {k: v / max(tracks, 1) for k, v in sums.items()} | {"tracks": np.array(tracks)}
+            fresh.append(predict_sequence(loaded.model, x[s:s + length], rf, causal))
+            history.append(whole[s:s + length])
+            truth.append(target[s:s + length])
+    fresh, history, truth = np.stack(fresh), np.stack(history), np.stack(truth)  # (tracks, length, 17, 3)
+    thigh_ratio = (bone_lengths(fresh)[..., THIGHS].mean(-1) / bone_lengths(truth)[..., THIGHS].mean(-1)).mean(0)
+    return {"start_p1": np.array([1000 * mpjpe(fresh[:, a], truth[:, a]) for a in range(length)]),
+            "history_p1": np.array([1000 * mpjpe(history[:, a], truth[:, a]) for a in range(length)]),
+            "thigh_ratio": thigh_ratio, "tracks": len(fresh)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -63,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     length = AGE_BINS[-1][1]
     seqs = load_h36m(Path(args.data_root) / "h36m", H36M_TEST_SUBJECTS, args.input)
     r = track_start_errors(loaded, seqs, args.every, length)
-    print(f"{Path(args.model).name}, {args.input} 2D, S9/S11, {int(r['tracks'])} tracks "
+    print(f"{Path(args.model).name}, {args.input} 2D, S9/S11, {r['tracks']} tracks "
           f"(one every {args.every} frames)")
     print("| frames since track start | P1 from the start (mm) | P1 with full history (mm) | thigh / true |")
     print("|---|---|---|---|")
