@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cameras", type=int, default=4)
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     args = parser.parse_args(argv)
-    pairs = lifter_outputs(args.lifter, Path(args.data_root) / "h36m", H36M_TEST_SUBJECTS, args.cameras, args.input)
+    pairs = lifter_outputs(load_model(args.lifter), Path(args.data_root) / "h36m", H36M_TEST_SUBJECTS, args.cameras,
+                           args.input)
     result = evaluate(load_model(args.refiner).model, pairs)
     print(f"{args.input} 2D, S9/S11, {args.cameras} cameras, frame-weighted: "
           f"lifter P1 {result['lifter_p1_mm']:.2f} mm, refined {result['refined_p1_mm']:.2f} mm; "

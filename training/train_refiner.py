@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from pose3d_ros.metrics import mpjpe, mpjve
-from pose3d_ros.model_io import load_model, save_model
+from pose3d_ros.model_io import LoadedModel, load_model, save_model
 from pose3d_ros.skeleton import H36M17
 from pose3d_ros.tpnet import BidirectionalRefiner, CausalRefiner
 
@@ -32,10 +32,9 @@ from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, lo
 from .evaluate import model_inputs, predict_sequence, root_relative
 
 
-def lifter_outputs(lifter_card: str, root: Path, subjects: tuple[str, ...], cameras: int, inputs: str = "gt"):
+def lifter_outputs(loaded: LoadedModel, root: Path, subjects: tuple[str, ...], cameras: int, inputs: str = "gt"):
     """(predictions, targets) per sequence for the first ``cameras`` cameras of each subject,
-    lifted from ``inputs`` 2D (gt or sh)."""
-    loaded = load_model(lifter_card)
+    lifted by ``loaded`` from ``inputs`` 2D (gt or sh)."""
     seqs = load_h36m(root, subjects, inputs)
     keep = {s.camera for s in seqs}
     keep = sorted(keep)[:cameras]
@@ -83,7 +82,8 @@ def train(args: argparse.Namespace) -> Path:
     rng = np.random.default_rng(1)
     torch.set_num_threads(args.threads)
     root = Path(args.data_root) / "h36m"
-    train_pairs = lifter_outputs(args.lifter, root, H36M_TRAIN_SUBJECTS, args.cameras, args.inputs)
+    lifter = load_model(args.lifter)
+    train_pairs = lifter_outputs(lifter, root, H36M_TRAIN_SUBJECTS, args.cameras, args.inputs)
     padded = [pad(p, args.window, args.bidirectional) for p, _ in train_pairs]
     inputs, targets = np.concatenate(padded), np.concatenate([t for _, t in train_pairs])
     # Start of each sample's window in ``inputs``: its frame index plus its sequence's offset there;
@@ -116,7 +116,7 @@ def train(args: argparse.Namespace) -> Path:
             print(f"step {step}: train loss {1000 * np.mean(losses[-500:]):.2f} mm", flush=True)
     seconds = time.time() - start
     test = {f"h36m_s9_s11_{inputs}_frame_weighted": evaluate(
-        model, lifter_outputs(args.lifter, root, H36M_TEST_SUBJECTS, 4, inputs)) for inputs in ("gt", "sh")}
+        model, lifter_outputs(lifter, root, H36M_TEST_SUBJECTS, 4, inputs)) for inputs in ("gt", "sh")}
     print(test)
     card = {
         "name": Path(args.output).name, "architecture": "bi_tpnet_refiner" if args.bidirectional else "tpnet_refiner",
@@ -125,7 +125,7 @@ def train(args: argparse.Namespace) -> Path:
         "input_normalization": "root_relative_3d",
         "output": (f"refined root-relative joints of the window's {'centre' if args.bidirectional else 'newest'} "
                    "frame, metres, camera frame"),
-        "lifter": Path(args.lifter).name, "lifter_sha256": load_model(args.lifter).card["sha256"],
+        "lifter": Path(args.lifter).name, "lifter_sha256": lifter.card["sha256"],
         "training": {"dataset": "Human3.6M", "subjects": list(H36M_TRAIN_SUBJECTS), "cameras": args.cameras,
                      "inputs": args.inputs,
                      "steps": step, "batch_size": args.batch_size, "lr": args.lr, "seconds": round(seconds),
