@@ -275,8 +275,8 @@ def test_two_process_training_with_torchrun(h36m_root, tmp_path):
                           "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "training.train",
                           "--config", str(tmp_path / "tiny.yaml"), "--no-resume"],
                          capture_output=True, text=True, timeout=300, env=env)
-    assert run.returncode == 0, "\n".join(line for line in run.stderr.splitlines()
-                                           if "elastic" not in line)[-4000:]
+    assert run.returncode == 0, (run.stdout[-2000:] + "\n".join(
+        line for line in run.stderr.splitlines() if "elastic" not in line)[-4000:])
     assert run.stdout.count("model card written to") == 1
     loaded = load_model(tmp_path / "models" / "tiny.json")
     history = loaded.card["training"]["history"]

@@ -249,6 +249,7 @@ def train(cfg: dict, resume: bool = True) -> Path | None:
             _save_state(state_path, model, optimizer, epoch, history)
             _write_csv(out_dir / "log.csv", history)
     if world > 1:  # leave the group together before rank 0 evaluates and exports alone
+        del trained  # the DDP reducer holds gloo work: release it before the group goes
         dist.barrier()
         dist.destroy_process_group()
     if rank != 0:
