@@ -57,6 +57,26 @@ class _Track:
     state: StreamState | None = None
 
 
+MIN_CONFIDENCE = 0.3  # below this a joint counts as unseen (the lifter node's min_joint_confidence)
+
+
+def lifter_input(uv: np.ndarray, confidence: np.ndarray | None, in_features: int,
+                 min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
+    """A lifter's per-joint input from focal-normalised 2D keypoints (..., J, 2).
+
+    Two features: the keypoints as they are. Three: [u, v, seen], seen 1 where the joint's
+    confidence is at least ``min_confidence`` (every joint where ``confidence`` is None) and
+    0 elsewhere with u, v zeroed, which is how training's joint dropout presents a missing
+    joint (training.train, ``joint_dropout``).
+    """
+    if in_features == 2:
+        return uv
+    if in_features != 3:
+        raise ValueError(f"a lifter takes 2 or 3 features per joint, not {in_features}")
+    seen = np.ones(uv.shape[:-1], uv.dtype) if confidence is None else (confidence >= min_confidence).astype(uv.dtype)
+    return np.concatenate([uv * seen[..., None], seen[..., None]], axis=-1)
+
+
 def choose_device(name: str) -> str:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cpu`` and ``cuda`` pass."""
     if name == "auto":
@@ -72,16 +92,18 @@ class OnlineLifter:
     device: auto, cpu or cuda (see the module docstring for the CPU fallback).
     track_gap_s: a track whose previous frame is older than this is restarted (buffer cleared).
     warn: receives the one fallback warning (default: :func:`warnings.warn`).
+    min_confidence: joints below it are unseen for a lifter with a confidence channel.
     """
 
     def __init__(self, loaded: LoadedModel, device: str = "cpu", track_gap_s: float = 0.5,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[str], None] | None = None, min_confidence: float = MIN_CONFIDENCE) -> None:
         if not loaded.causal:
             raise ValueError(f"{loaded.path}: online lifting needs a causal model")
         if loaded.card["input_normalization"] != "intrinsics":
             raise ValueError(f"{loaded.path}: online lifting needs input_normalization 'intrinsics'")
         self.warn = warn or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=3))
         self.model = loaded.model
+        self.in_features, self.min_confidence = loaded.model.in_features, min_confidence
         self.receptive_field = loaded.receptive_field
         self.track_gap_s = track_gap_s
         self.tracks: dict[int, _Track] = {}
@@ -108,7 +130,7 @@ class OnlineLifter:
                 self.stream.step([track.state], frame[None])
 
     def _step(self, tracks: list[_Track], frames: np.ndarray) -> np.ndarray:
-        """Push each track's newest frame (B, 17, 2); returns root-relative poses (B, 17, 3)."""
+        """Push each track's newest frame (B, 17, F); returns root-relative poses (B, 17, 3)."""
         try:
             out = self._run(tracks, frames)
         except RuntimeError as exc:  # includes torch.cuda.OutOfMemoryError
@@ -145,7 +167,7 @@ class OnlineLifter:
         (or the mean of the finite joints); a person with no finite joint is skipped.
         Callers bound memory with :meth:`forget_older_than`.
         """
-        tracks, frames, kept, new_segments = [], [], [], []
+        tracks, frames, points, kept, new_segments = [], [], [], [], []
         for person in people:
             finite = np.all(np.isfinite(person.keypoints), axis=-1)
             if not finite.any():
@@ -154,23 +176,25 @@ class OnlineLifter:
             track, new = self._track_for(person, stamp)
             buf = track.buffer
             if not finite.all():
-                fill = buf[-1] if buf else uv[finite].mean(axis=0)
+                fill = buf[-1][:, :2] if buf else uv[finite].mean(axis=0)
                 uv = np.where(finite[:, None], uv, fill)
                 person = PersonKeypoints(person.track_id, person.keypoints,
                                          np.where(finite, person.confidence, 0.0))
+            frame = lifter_input(uv, person.confidence, self.in_features, self.min_confidence)
             if not buf:
-                buf.extend([uv] * self.receptive_field)
+                buf.extend([frame] * self.receptive_field)
             else:
-                buf.append(uv)
+                buf.append(frame)
             tracks.append(track)
-            frames.append(uv)
+            frames.append(frame)
+            points.append(uv)
             kept.append(person)
             new_segments.append(new)
         if not kept:
             return []
         rel = self._step(tracks, np.stack(frames))
         out = []
-        for person, joints, uv, new in zip(kept, rel, frames, new_segments):
+        for person, joints, uv, new in zip(kept, rel, points, new_segments):
             out.append(Person3D(person.track_id, joints, person.confidence,
                                 root_translation(joints, uv, person.confidence), new))
         return out

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .geometry import CameraIntrinsics, normalize_with_intrinsics
-from .lifting import root_translation
+from .lifting import lifter_input, root_translation
 from .model_io import LoadedModel
 
 SLIDING_STEP = 5  # frames between the windows of a sequence-to-sequence model (Wang et al.)
@@ -49,7 +49,10 @@ def predict_sequence(model: torch.nn.Module, inputs: np.ndarray, receptive_field
                      causal: bool, relative: bool = True, seed: int = 0) -> np.ndarray:
     """Predictions for every frame of a sequence (edge padding, one forward; sliding windows
     for sequence-to-sequence models; bone-length samples drawn with ``seed`` for models that
-    need context), made root-relative unless ``relative`` is False (the trajectory model)."""
+    need context), made root-relative unless ``relative`` is False (the trajectory model).
+    2D inputs to a lifter with a confidence channel count every joint as seen."""
+    if inputs.shape[-1] < getattr(model, "in_features", 2):
+        inputs = lifter_input(inputs, None, model.in_features)
     device = next(model.parameters()).device
     x = torch.from_numpy(inputs.astype(np.float32)).to(device)
     window = getattr(model, "sequence_window", None)
@@ -79,7 +82,8 @@ def lift_recording(loaded: LoadedModel, keypoints: np.ndarray, confidence: np.nd
                          "recordings need a lifter trained on focal-normalised keypoints")
     uv = normalize_with_intrinsics(keypoints, intrinsics)
     loaded.model.eval()
-    rel = predict_sequence(loaded.model, uv, loaded.receptive_field, loaded.causal).astype(np.float64)
+    inputs = lifter_input(uv, confidence, getattr(loaded.model, "in_features", 2))
+    rel = predict_sequence(loaded.model, inputs, loaded.receptive_field, loaded.causal).astype(np.float64)
     translations = np.full((len(rel), 3), np.nan)
     for i, (pose, frame_uv, conf) in enumerate(zip(rel, uv, confidence)):
         t = root_translation(pose, frame_uv.astype(np.float64), conf)

@@ -7,7 +7,7 @@ import torch
 
 from conftest import STANDING_POSE, tiny_card
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
-from pose3d_ros.lifting import OnlineLifter, PersonKeypoints
+from pose3d_ros.lifting import OnlineLifter, PersonKeypoints, lifter_input
 from pose3d_ros.model import build_model
 from pose3d_ros.model_io import load_model, save_model
 
@@ -195,3 +195,42 @@ def test_forget_older_than(random_lifter):
     assert random_lifter.forget_older_than(0.5) == []
     assert random_lifter.forget_older_than(0.6) == [3]
     assert random_lifter.tracks == {}
+
+
+def test_lifter_input_marks_joints_below_the_threshold_unseen():
+    uv = np.arange(34, dtype=float).reshape(17, 2) + 1
+    conf = np.ones(17)
+    conf[[4, 9, 5]] = [0.1, 0.29, 0.3]
+    assert lifter_input(uv, conf, 2) is uv
+    x = lifter_input(uv, conf, 3)
+    assert x.shape == (17, 3)
+    np.testing.assert_array_equal(x[[4, 9]], 0.0)
+    np.testing.assert_array_equal(x[5], [*uv[5], 1.0])  # at the threshold: seen
+    np.testing.assert_array_equal(lifter_input(uv, None, 3), np.concatenate([uv, np.ones((17, 1))], axis=1))
+    with pytest.raises(ValueError, match="2 or 3"):
+        lifter_input(uv, conf, 4)
+
+
+def test_confidence_channel_lifter_is_told_which_joints_are_unseen(tmp_path):
+    torch.manual_seed(0)
+    card = tiny_card(hyperparameters={"in_features": 3})
+    lifter = OnlineLifter(load_model(save_model(build_model("temporal_conv", card["hyperparameters"]),
+                                                tmp_path / "conf", card)), min_confidence=0.5)
+    conf = np.ones(17)
+    conf[13] = 0.2
+    seen = lifter.update(0.0, [_person(1)], CAM)[0]
+    unseen = lifter.update(0.0, [_person(2, conf=conf)], CAM)[0]
+    frame = lifter.tracks[2].buffer[-1]
+    assert frame.shape == (17, 3) and np.all(frame[13] == 0.0)
+    np.testing.assert_array_equal(np.delete(frame, 13, axis=0)[:, 2], 1.0)
+    np.testing.assert_array_equal(lifter.tracks[1].buffer[-1][:, 2], 1.0)
+    assert not np.allclose(seen.joints, unseen.joints)
+    # The root is placed from the detector's 2D, not the zeroed input: an oracle lifter (its
+    # output is always POSE) puts both people where they are.
+    with torch.no_grad():
+        lifter.model.shrink.weight.zero_()
+        lifter.model.shrink.bias.copy_(torch.from_numpy(POSE.reshape(-1)).float())
+    lifter.stream = lifter._stream_on("cpu")
+    lifter.forget([1, 2])
+    for tid, c in ((1, None), (2, conf)):
+        np.testing.assert_allclose(lifter.update(0.0, [_person(tid, conf=c)], CAM)[0].translation, T, atol=1e-6)

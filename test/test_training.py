@@ -13,12 +13,13 @@ import torch
 from pose3d_ros.geometry import world_to_camera
 from pose3d_ros.metrics import auc, pck
 from pose3d_ros.model_io import load_model
+from pose3d_ros.sequence_lifting import predict_sequence
 from pose3d_ros.skeleton import H36M17
 from training.data import load_h36m, load_humaneva, project_h36m
 from training.evaluate import evaluate, evaluation_data, input_normalization, model_inputs, root_relative
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, render_results, write_plots
-from training.train import train
+from training.train import _drop_joints, _xy, train
 
 CAMERA = {"R": np.eye(3).tolist(), "T": [0.0, 0.0, -5.0], "f": [1000.0, 1000.0], "c": [500.0, 500.0],
           "k": [0.0, 0.0, 0.0], "p": [0.0, 0.0], "res_w": 1000, "res_h": 1000}
@@ -254,6 +255,36 @@ def test_export_copies_card_and_weights(h36m_root, tmp_path):
     x = torch.randn(1, 12, 17, 2)
     with torch.no_grad():
         assert torch.allclose(shipped.model(x), source.model(x), atol=1e-2)  # fp16 weights
+
+
+def test_joint_dropout_zeroes_whole_joints_at_its_rate_and_scaling_keeps_the_confidence():
+    torch.manual_seed(0)
+    x = torch.rand(64, 20, 17, 3) + 0.5
+    dropped = _drop_joints(x, 0.2)
+    gone = (dropped == 0).all(dim=-1)
+    assert torch.equal(dropped[~gone], x[~gone])  # a joint is dropped whole or kept as it was
+    assert 0.18 < gone.float().mean() < 0.22
+    scaled = _xy(x, lambda p: 2 * p)
+    assert torch.equal(scaled[..., :2], 2 * x[..., :2]) and torch.equal(scaled[..., 2], x[..., 2])
+    assert torch.equal(_xy(x[..., :2], lambda p: 2 * p), 2 * x[..., :2])
+
+
+def test_confidence_channel_training_with_joint_dropout(h36m_root, tmp_path):
+    cfg = _tiny_config(h36m_root, tmp_path)
+    cfg["train"]["joint_dropout"] = 0.1
+    with pytest.raises(ValueError, match="confidence channel"):
+        train(cfg, resume=False)
+    cfg["model"]["in_features"] = 3
+    loaded = load_model(train(cfg, resume=False))
+    history = loaded.card["training"]["history"]
+    assert loaded.model.in_features == 3 and loaded.card["hyperparameters"]["in_features"] == 3
+    assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
+    # 2D-only inputs (the evaluation's) count every joint as seen.
+    uv = model_inputs(load_h36m(h36m_root, ("S9",), "gt")[0])
+    seen = np.concatenate([uv, np.ones((*uv.shape[:2], 1))], axis=-1)
+    loaded.model.eval()
+    np.testing.assert_array_equal(predict_sequence(loaded.model, uv, 9, True),
+                                  predict_sequence(loaded.model, seen, 9, True))
 
 
 def test_two_process_training_with_torchrun(h36m_root, tmp_path):

@@ -1,7 +1,8 @@
 """Train a lifter from a YAML config: ``pose3d-train --config training/configs/X.yaml``.
 
 Chunked sequence training (one forward pass of a dilated network yields ``chunk`` outputs
-per sample) on tensors kept on the device, flip and 2D-noise augmentation, AMP on GPU,
+per sample) on tensors kept on the device, flip, 2D-scale, 2D-noise and joint-dropout
+augmentation (``model.in_features: 3`` adds a confidence channel that marks dropped joints), AMP on GPU,
 several GPUs with ``torchrun --nproc_per_node N -m training.train ...``, a per-epoch
 resumable checkpoint (safetensors, no pickle) and CSV log, and at the end an evaluation on
 the test split written into the exported model card.
@@ -26,6 +27,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from pose3d_ros.articulated_model import hard_joint_indices
+from pose3d_ros.lifting import lifter_input
 from pose3d_ros.model import ARCHITECTURES, build_model, filter_widths_for, set_bn_momentum
 from pose3d_ros.model_io import save_model
 
@@ -50,7 +52,7 @@ def build_from_config(cfg: dict) -> tuple[torch.nn.Module, dict]:
     joints = DATASET_LAYOUTS[cfg["data"].get("dataset", "h36m")].num_joints
     outputs = 1 if m.get("target", "pose") == "trajectory" else joints
     architecture = m.get("architecture", "temporal_conv")
-    hyper = dict(num_joints_in=joints, in_features=2, num_joints_out=outputs)
+    hyper = dict(num_joints_in=joints, in_features=m.get("in_features", 2), num_joints_out=outputs)
     if architecture == "martinez_mlp":
         hyper.update(linear_size=m.get("linear_size", 1024), num_stages=m.get("num_stages", 2),
                      dropout=m.get("dropout", 0.5))
@@ -130,6 +132,19 @@ def _augmented(seqs: list, rng: np.random.Generator, spec: dict, device: torch.d
     return ChunkedDataset([v[0] for v in variants], [root_relative(v[1]) for v in variants], 1, False, 1).to(device)
 
 
+def _xy(x: torch.Tensor, change) -> torch.Tensor:
+    """``change`` applied to the 2D coordinates of (..., J, F) inputs; further features (a
+    confidence channel) kept."""
+    return torch.cat([change(x[..., :2]), x[..., 2:]], dim=-1) if x.shape[-1] > 2 else change(x)
+
+
+def _drop_joints(inputs: torch.Tensor, rate: float) -> torch.Tensor:
+    """Joint dropout: each joint of each frame unseen with probability ``rate``, as
+    pose3d_ros.lifting.lifter_input presents a joint below the confidence threshold
+    (u, v and the confidence channel zeroed)."""
+    return inputs * (torch.rand(inputs.shape[:-1], device=inputs.device) >= rate)[..., None].to(inputs.dtype)
+
+
 def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng, rank: int, world: int,
            objective: Objective, parts: bool, context_frames: int, causal: bool,
            augmented: ChunkedDataset | None = None) -> tuple[float, float, int]:
@@ -157,15 +172,19 @@ def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng,
             # People nearer or farther than in the studio: the 2D size varies, the 3D pose does not.
             lo, hi = np.log(t["scale_range"])
             s = torch.exp(torch.empty(len(inputs), 1, 1, 1, device=inputs.device).uniform_(float(lo), float(hi)))
-            inputs = inputs * s
-            context = None if context is None else context * s
+            inputs = _xy(inputs, lambda p: p * s)
+            context = None if context is None else _xy(context, lambda p: p * s)
         else:
             s = 1.0
         # The true 2D of the output frames in the inputs' focal-normalised coordinates (Xu's losses).
         target_2d = None if points_3d is None else s * points_3d[..., :2] / points_3d[..., 2:3]
         if t.get("noise_std", 0.0) > 0:
-            inputs = inputs + t["noise_std"] * torch.randn_like(inputs)
-            context = None if context is None else context + t["noise_std"] * torch.randn_like(context)
+            def noisy(p):
+                return p + t["noise_std"] * torch.randn_like(p)
+            inputs = _xy(inputs, noisy)
+            context = None if context is None else _xy(context, noisy)
+        if t.get("joint_dropout", 0.0) > 0:
+            inputs = _drop_joints(inputs, t["joint_dropout"])
         kwargs = {} if context is None else {"context": context}
         augmented_targets = None
         if augmented is not None:  # clean re-projected 2D, as in the paper
@@ -210,8 +229,10 @@ def train(cfg: dict, resume: bool = True) -> Path | None:
     if needs_3d and input_normalization(train_seqs[0]) != "intrinsics":
         raise ValueError("the projection and temporal_2d losses need camera intrinsics (focal-normalised inputs)")
     roots = [s.positions_3d[:, :1] for s in train_seqs] if needs_3d else None
-    data = ChunkedDataset([model_inputs(s) for s in train_seqs], targets, 1 if window else rf, causal,
-                          window or t["chunk"], roots).to(device)
+    if t.get("joint_dropout", 0.0) > 0 and hyper["in_features"] != 3:
+        raise ValueError("joint_dropout needs a confidence channel (model.in_features: 3) to mark dropped joints")
+    inputs = [lifter_input(model_inputs(s), None, hyper["in_features"]) for s in train_seqs]
+    data = ChunkedDataset(inputs, targets, 1 if window else rf, causal, window or t["chunk"], roots).to(device)
     reference_lengths = None
     if "bone_ratio" in (t.get("losses") or {}):
         reference_lengths = bone_lengths(data.targets, layout).mean(dim=0).cpu()

@@ -31,7 +31,8 @@ PARAMS = (
           "auto (CUDA when available), cpu or cuda; CUDA runs fp16 and falls back to the CPU on any CUDA error"),
     Param("frame_prefix", "", "Prefix of the published TF frames (body_<id>, body_<id>/<joint>)"),
     Param("publish_tf", True, "Publish a TF frame per person and per joint"),
-    Param("min_joint_confidence", 0.3, "Joints whose 2D confidence is below this are flagged invalid"),
+    Param("min_joint_confidence", 0.3, "Joints whose 2D confidence is below this are flagged invalid "
+          "(and unseen for a lifter trained with a confidence channel)"),
     Param("track_gap_s", 0.5, "Restart a track whose previous frame is older than this"),
     Param("track_timeout_s", 2.0, "Forget tracks unseen for this long (their markers are deleted)"),
     Param("marker_lifetime_s", 0.5, "Lifetime of the RViz markers"),
@@ -104,7 +105,8 @@ class LifterNode(Node):
         try:
             model_path = resolve(self.p["model"], "models")
             loaded = load_model(model_path)
-            lifter = OnlineLifter(loaded, self.p["device"], self.p["track_gap_s"], warn=self.get_logger().warn)
+            lifter = OnlineLifter(loaded, self.p["device"], self.p["track_gap_s"], warn=self.get_logger().warn,
+                                   min_confidence=self.p["min_joint_confidence"])
             refiner = load_refiner(resolve(self.p["refiner_model"], "models")) if self.p["refiner_model"] else None
             if refiner is not None and (reason := refiner_mismatch(refiner.card, loaded)):
                 self.get_logger().warn(f"refiner {refiner.path.name}: {reason}; its corrections may not fit")
