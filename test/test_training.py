@@ -12,11 +12,12 @@ import torch
 
 from pose3d_ros.geometry import world_to_camera
 from pose3d_ros.metrics import auc, pck
+from pose3d_ros.model import build_model
 from pose3d_ros.model_io import load_model
 from pose3d_ros.sequence_lifting import predict_sequence
 from pose3d_ros.skeleton import H36M17
 from training.data import load_h36m, load_humaneva, project_h36m
-from training.evaluate import evaluate, evaluation_data, input_normalization, model_inputs, root_relative
+from training.evaluate import evaluate, evaluation_data, flip_averaged, input_normalization, model_inputs, root_relative
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, render_results, write_plots
 from training.train import _drop_joints, _xy, train
@@ -255,6 +256,23 @@ def test_export_copies_card_and_weights(h36m_root, tmp_path):
     x = torch.randn(1, 12, 17, 2)
     with torch.no_grad():
         assert torch.allclose(shipped.model(x), source.model(x), atol=1e-2)  # fp16 weights
+
+
+def _mirror(a: np.ndarray) -> np.ndarray:
+    m = a[:, list(H36M17.flip_permutation())].copy()
+    m[..., 0] *= -1
+    return m
+
+
+def test_test_time_flip_makes_predictions_mirror_equivariant(tiny_card_factory):
+    torch.manual_seed(0)
+    model = build_model("temporal_conv", tiny_card_factory()["hyperparameters"]).eval()
+    x = np.random.default_rng(0).normal(size=(30, 17, 2)).astype(np.float32)
+    plain = predict_sequence(model, x, 9, True)
+    assert not np.allclose(predict_sequence(model, _mirror(x), 9, True), _mirror(plain), atol=1e-3)
+    averaged = flip_averaged(model, x, 9, True, H36M17)
+    np.testing.assert_allclose(flip_averaged(model, _mirror(x), 9, True, H36M17), _mirror(averaged), atol=1e-5)
+    np.testing.assert_allclose(averaged, (plain + _mirror(predict_sequence(model, _mirror(x), 9, True))) / 2, atol=1e-6)
 
 
 def test_joint_dropout_zeroes_whole_joints_at_its_rate_and_scaling_keeps_the_confidence():

@@ -4,6 +4,8 @@
 (``--dataset humaneva``: the Validate split, Walk/Jog/Box per subject),
 writes training/results/<model>__<dataset>_<input>.json with per-action and per-joint
 figures and a per-joint plot, and regenerates training/RESULTS.md from all results.
+``--test-flip``: test-time flip augmentation (as in VideoPose3D's reported numbers), the
+row named ``<model>+flip``.
 """
 from __future__ import annotations
 
@@ -76,17 +78,32 @@ def evaluate_trajectory(model: torch.nn.Module, sequences: list[Sequence], recep
     return result
 
 
+def flip_averaged(model: torch.nn.Module, inputs: np.ndarray, receptive_field: int, causal: bool,
+                  layout: SkeletonLayout) -> np.ndarray:
+    """Test-time flip augmentation: the mean of the prediction and the mirrored prediction of
+    the mirrored inputs (x negated about the principal point, left and right swapped)."""
+    perm = list(layout.flip_permutation())
+    mirrored = inputs[:, perm].copy()
+    mirrored[..., 0] *= -1
+    back = predict_sequence(model, mirrored, receptive_field, causal)[:, perm]
+    back[..., 0] *= -1
+    return (predict_sequence(model, inputs, receptive_field, causal) + back) / 2
+
+
 def evaluate(model: torch.nn.Module, sequences: list[Sequence], receptive_field: int,
-             causal: bool) -> dict:
+             causal: bool, test_flip: bool = False) -> dict:
     """P1, P2, N-MPJPE (mm), MPJVE (mm/frame) and PCK@150mm (%) per action and, as in the
-    papers, their mean over actions; per-joint P1 over all frames."""
+    papers, their mean over actions; per-joint P1 over all frames. ``test_flip``: predictions
+    averaged with those of the mirrored inputs (:func:`flip_averaged`)."""
     model.eval()
     keys = ("p1_mm", "p2_mm", "n_mpjpe_mm", "mpjve_mm", "pck150")
     per_action: dict[str, list] = defaultdict(list)
     joint_sum, frames = 0.0, 0
     structure = []
     for seq in sequences:
-        pred = predict_sequence(model, model_inputs(seq), receptive_field, causal)
+        inputs = model_inputs(seq)
+        pred = (flip_averaged(model, inputs, receptive_field, causal, DATASET_LAYOUTS[seq.dataset]) if test_flip
+                else predict_sequence(model, inputs, receptive_field, causal))
         target = root_relative(seq.positions_3d)
         if seq.dataset in DATASET_LAYOUTS:
             structure.append((len(pred), structure_metrics(pred, target, DATASET_LAYOUTS[seq.dataset])))
@@ -167,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--input", choices=["gt", "sh"], default="gt",
                         help="2D input: ground-truth projection or Stacked Hourglass detections")
     parser.add_argument("--data-root", default="../shared/data", help="folder with h36m/ and humaneva/")
+    parser.add_argument("--test-flip", action="store_true", help="test-time flip augmentation (row <model>+flip)")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
     args = parser.parse_args(argv)
     from .report import write_plots, write_results_md  # matplotlib only when reporting
@@ -175,8 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     start = time.time()
     sequences = load_split(evaluation_data(loaded.card, args.dataset, Path(args.data_root) / args.dataset, args.input),
                            "test")
-    metrics = evaluate(loaded.model, sequences, loaded.receptive_field, loaded.causal)
-    name = loaded.path.stem
+    metrics = evaluate(loaded.model, sequences, loaded.receptive_field, loaded.causal, args.test_flip)
+    name = loaded.path.stem + ("+flip" if args.test_flip else "")
     out_dir = Path(args.results_dir)
     record = {
         "model": name, "card": str(loaded.path), "dataset": args.dataset, "input": args.input,
