@@ -40,6 +40,7 @@ from pose3d_ros.sequence_lifting import predict_sequence
 from pose3d_ros.skeleton import SkeletonLayout
 
 from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split
+from .generators import flip_pose
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -82,11 +83,10 @@ def flip_averaged(model: torch.nn.Module, inputs: np.ndarray, receptive_field: i
                   layout: SkeletonLayout) -> np.ndarray:
     """Test-time flip augmentation: the mean of the prediction and the mirrored prediction of
     the mirrored inputs (x negated about the principal point, left and right swapped)."""
-    perm = list(layout.flip_permutation())
-    mirrored = inputs[:, perm].copy()
-    mirrored[..., 0] *= -1
-    back = predict_sequence(model, mirrored, receptive_field, causal)[:, perm]
-    back[..., 0] *= -1
+    def mirror(x: np.ndarray) -> np.ndarray:
+        return flip_pose(torch.from_numpy(x), layout).numpy()
+
+    back = mirror(predict_sequence(model, mirror(inputs), receptive_field, causal))
     return (predict_sequence(model, inputs, receptive_field, causal) + back) / 2
 
 
