@@ -29,7 +29,7 @@ from .constraints import (
     violated,
 )
 from .geometry import CameraIntrinsics
-from .lifting import Person3D, PersonKeypoints
+from .lifting import MIN_CONFIDENCE, Person3D, PersonKeypoints
 from .refinement import BoneLengthEstimator
 
 MODES = ("flag", "correct", "drop")
@@ -47,7 +47,7 @@ class Lifter(Protocol):
 class PoseSettings:
     mode: str = "flag"
     limits: ConstraintLimits = field(default_factory=ConstraintLimits)
-    min_joint_confidence: float = 0.3
+    min_joint_confidence: float = MIN_CONFIDENCE
     bone_length_refinement: bool = False
     bone_samples: int = 64
     bone_min_frames: int = 5

@@ -14,7 +14,7 @@ from visualization_msgs.msg import MarkerArray
 
 from ..constraints import ConstraintLimits
 from ..geometry import CameraIntrinsics
-from ..lifting import OnlineLifter, PersonKeypoints
+from ..lifting import MIN_CONFIDENCE, OnlineLifter, PersonKeypoints
 from ..model_io import ModelLoadError, load_model
 from ..online_pose import OnlinePoseEstimator, PoseSettings, Skeleton3D
 from ..refinement import load_refiner, refiner_mismatch
@@ -31,7 +31,7 @@ PARAMS = (
           "auto (CUDA when available), cpu or cuda; CUDA runs fp16 and falls back to the CPU on any CUDA error"),
     Param("frame_prefix", "", "Prefix of the published TF frames (body_<id>, body_<id>/<joint>)"),
     Param("publish_tf", True, "Publish a TF frame per person and per joint"),
-    Param("min_joint_confidence", 0.3, "Joints whose 2D confidence is below this are flagged invalid "
+    Param("min_joint_confidence", MIN_CONFIDENCE, "Joints whose 2D confidence is below this are flagged invalid "
           "(and unseen for a lifter trained with a confidence channel)"),
     Param("track_gap_s", 0.5, "Restart a track whose previous frame is older than this"),
     Param("track_timeout_s", 2.0, "Forget tracks unseen for this long (their markers are deleted)"),
