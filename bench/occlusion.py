@@ -1,6 +1,7 @@
-"""Lifters under simulated occlusion: P1 on Human3.6M S9/S11 when joints go unseen for a while.
+"""Lifters under simulated occlusion: P1 on Human3.6M (S9/S11 unless told) when joints go unseen for a while.
 
     .venv/bin/python bench/occlusion.py --models lifter_causal81.json causal81_c256_conf.json [--rate 0.1]
+        [--span 25] [--subjects S9 S11]
 
 Ground-truth 2D in which each joint is occluded in runs of ``--span`` frames on average,
 ``--rate`` of all joint-frames in all. An occluded joint is what a detector reports for it:
@@ -8,7 +9,9 @@ a guess off by ``--error`` (focal-normalised units, 0.03 is about 34 px at H36M'
 length, Gaussian per axis, fixed over the run) with confidence 0.1. A lifter with a
 confidence channel is told the joint is unseen (pose3d_ros.lifting.lifter_input, the node's
 threshold 0.3); a 2D-only lifter gets the guess. Offline lifting, which equals the node's
-streaming output (test/test_streaming_replay.py). Prints one row per model: P1 on all
+streaming output (test/test_streaming_replay.py). ``--span 1`` drops joint-frames
+independently, as training's joint dropout does; ``--rate 0`` measures clean 2D; ``--subjects S1``
+a training subject (how well a lifter fits what it was trained on). Prints one row per model: P1 on all
 frames, on frames with an occluded joint, and with no occlusion at all. Needs ../shared/data.
 """
 from __future__ import annotations
@@ -53,9 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=0.1, help="share of joint-frames occluded")
     parser.add_argument("--span", type=int, default=25, help="frames an occlusion lasts (0.5 s at 50 Hz)")
     parser.add_argument("--error", type=float, default=0.03, help="std of the detector's guess (focal-normalised)")
+    parser.add_argument("--subjects", nargs="+", default=list(H36M_TEST_SUBJECTS), help="Human3.6M subjects")
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     args = parser.parse_args(argv)
-    seqs = load_h36m(Path(args.data_root) / "h36m", H36M_TEST_SUBJECTS, "gt")
+    seqs = load_h36m(Path(args.data_root) / "h36m", tuple(args.subjects), "gt")
     rng = np.random.default_rng(0)
     views = []
     for seq in seqs:
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         target = root_relative(seq.positions_3d)
         views.append((*occluded_inputs(uv, hidden, args.error, rng), hidden.any(axis=1), target))
     share = np.mean(np.concatenate([v[1].ravel() < 1 for v in views]))
-    print(f"S9/S11, {len(seqs)} sequences, {100 * share:.1f} % of joint-frames occluded "
+    print(f"{'/'.join(args.subjects)}, {len(seqs)} sequences, {100 * share:.1f} % of joint-frames occluded "
           f"(runs of {args.span} frames, guess error {args.error})\n")
     print("| model | confidence channel | P1 all frames mm (frame-weighted) | frames with an occluded joint "
           "| other frames |")
@@ -79,8 +83,9 @@ def main(argv: list[str] | None = None) -> None:
             errors.append(1000 * np.linalg.norm(pred - target, axis=-1).mean(axis=-1))
             occluded.append(any_hidden)
         e, o = np.concatenate(errors), np.concatenate(occluded)
+        parts = [f"{e[m].mean():.1f}" if m.any() else "–" for m in (o, ~o)]
         print(f"| {Path(name).stem} | {'yes' if loaded.model.in_features == 3 else 'no'} | {e.mean():.1f} | "
-              f"{e[o].mean():.1f} | {e[~o].mean():.1f} |")
+              f"{parts[0]} | {parts[1]} |")
 
 
 if __name__ == "__main__":
