@@ -19,7 +19,7 @@ from pose3d_ros.skeleton import H36M17
 from training.data import load_h36m, load_humaneva, project_h36m
 from training.evaluate import evaluate, evaluation_data, flip_averaged, input_normalization, model_inputs, root_relative
 from training.generators import ChunkedDataset, flip_pose
-from training.report import limb_structure, render_results, write_plots
+from training.report import limb_structure, paper_tables, render_results, write_plots
 from training.train import _drop_joints, _xy, train
 
 CAMERA = {"R": np.eye(3).tolist(), "T": [0.0, 0.0, -5.0], "f": [1000.0, 1000.0], "c": [500.0, 500.0],
@@ -194,6 +194,31 @@ def test_results_report_lists_every_record(h36m_root, tmp_path):
     assert "| 37.2 |" in sh_only and "ours on sh: for scale only" in sh_only
     both = render_results([on_gt, on_sh], results)
     assert both.count("| 37.2 |") == 1 and "see that row" in both
+
+
+def test_paper_tables_pair_each_config_with_its_result(tmp_path):
+    """Each seed paper's configs, the paper's numbers beside ours where the config was evaluated on
+    its own 2D input; HumanEva P2 is averaged over the subject-action rows the paper lists."""
+    actions = {"Walking S1": {"p2_mm": 10.0}, "Jog S1": {"p2_mm": 20.0}, "Box S1": {"p2_mm": 90.0}}
+    record = {"model": "tang_he", "dataset": "humaneva", "input": "gt", "receptive_field": 1, "causal": True,
+              "metrics": {"p1_mm": 40.0, "p2_mm": 40.0, "mpjve_mm": 3.0, "pck150": 99.0, "actions": actions},
+              "training": {"epochs": 5, "hours": 0.2}}
+    configs = [
+        {"name": "tang_he", "data": {"dataset": "humaneva", "inputs": "gt"},
+         "reference": {"source": "Tang Table 5", "inputs": "gt",
+                       "actions": {"Walking S1": {"p2_mm": 12.0}, "Jog S1": {"p2_mm": 16.0}}}},
+        {"name": "tang_full", "data": {"inputs": "sh"}, "reference": {"source": "Tang Table 2", "p1_mm": 65.51}},
+        {"name": "causal81_c256", "data": {"inputs": "gt"}},  # not a seed paper's config
+    ]
+    assert "## Paper tables" in render_results([], tmp_path, configs)
+    text = "\n".join(paper_tables(configs, []))  # nothing evaluated yet
+    assert "### Tang et al." in text and "### Tang et al." in text and "causal81_c256" not in text
+    assert text.count("| not run |") == 2 and "| 65.5 |" in text
+    text = "\n".join(paper_tables(configs, [record]))
+    assert "| tang_he | Tang Table 5 | gt | – | 14.0 | – | gt | 40.0 | 15.0 | 3.00 | 5 epochs, 0.2 h |" in text
+    assert text.count("| not run |") == 1
+    # Evaluated on other 2D than the config trains on: not this row's result.
+    assert "\n".join(paper_tables(configs, [dict(record, model="tang_full")])).count("| not run |") == 2
 
 
 def test_limb_structure_averages_left_and_right():

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -74,6 +75,67 @@ def _structure_table(records: list[dict]) -> list[str]:
     return lines
 
 
+PAPERS = (("videopose", "Pavllo et al. 2019, VideoPose3D (the baseline)"),
+          ("chen", "Chen et al. 2021, anatomy-aware"),
+          ("wang", "Wang et al. 2020, UGCN + motion loss"),
+          ("xu", "Xu et al. 2020, deep kinematics analysis"),
+          ("dabral", "Dabral et al. 2018, structure and motion (TP-Net)"),
+          ("tang", "Tang et al., articulated structure-aware network"))
+"""Config-name prefix of each seed paper's configs (training/configs/<prefix>_*.yaml), and its title."""
+
+
+def _paper_mean(ref: dict, key: str, actions: dict) -> tuple[float | None, float | None]:
+    """(paper, ours) for ``key``: the paper's overall number, else the mean over the actions it
+    lists (HumanEva tables), ours over the same actions."""
+    if ref.get(key) is not None:
+        return ref[key], None
+    listed = [a for a, v in ref.get("actions", {}).items() if key in v]
+    if not listed:
+        return None, None
+    paper = sum(ref["actions"][a][key] for a in listed) / len(listed)
+    ours = [actions[a][key] for a in listed if a in actions]
+    return paper, (sum(ours) / len(ours) if len(ours) == len(listed) else None)
+
+
+def paper_tables(configs: list[dict], records: list[dict]) -> list[str]:
+    """One table per seed paper: every config of its rows, the paper's numbers and ours where
+    the config has been trained and evaluated on its own 2D input."""
+    lines = ["", "## Paper tables", "",
+             "Every config of a seed paper's rows (training/configs), the paper's numbers and ours on the",
+             "config's own data. HumanEva rows: P2 is the mean over the subject-action rows the paper lists.",
+             "Rows not yet run are the full-size configs for a GPU session (docs/seed_models.md).", ""]
+    found = False
+    for prefix, title in PAPERS:
+        rows = sorted((c for c in configs if c["name"].startswith(prefix + "_")), key=lambda c: c["name"])
+        if not rows:
+            continue
+        found = True
+        lines += [f"### {title}", "",
+                  "| config | paper row | paper 2D | paper P1 | paper P2 | paper MPJVE | our 2D | P1 | P2 | MPJVE "
+                  "| training |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for c in rows:
+            ref, data = c.get("reference") or {}, c.get("data") or {}
+            ours_input = data.get("inputs", "gt")
+            rec = next((r for r in records if r["model"] == c["name"] and r["input"] == ours_input
+                        and r["dataset"] == data.get("dataset", "h36m")), None)
+            m = rec["metrics"] if rec else {}
+            p2_paper, p2_listed = _paper_mean(ref, "p2_mm", m.get("actions", {}))
+            p2_ours = p2_listed if p2_listed is not None else m.get("p2_mm")
+            tr = (rec or {}).get("training") or {}
+            trained = f"{tr.get('epochs', '–')} epochs, {tr.get('hours', '–')} h" if rec else "not run"
+            lines.append(f"| {c['name']} | {ref.get('source', '–')} | {ref.get('inputs', '–')} | "
+                         f"{_fmt(ref.get('p1_mm'))} | {_fmt(p2_paper)} | {_fmt(ref.get('mpjve_mm'), 2)} | "
+                         f"{ours_input} | {_fmt(m.get('p1_mm'))} | {_fmt(p2_ours)} | {_fmt(m.get('mpjve_mm'), 2)} | "
+                         f"{trained} |")
+        lines.append("")
+    return lines[:-1] if found else []
+
+
+def read_configs(configs_dir: Path) -> list[dict]:
+    """Every training config in ``configs_dir`` (none when it does not exist)."""
+    return [yaml.safe_load(p.read_text()) for p in sorted(configs_dir.glob("*.yaml"))] if configs_dir.is_dir() else []
+
+
 def write_plots(record: dict, card: dict, out_dir: Path) -> list[Path]:
     """Per-joint error bars for this evaluation and the model's training curve."""
     stem = f"{record['model']}__{record['dataset']}_{record['input']}"
@@ -107,7 +169,7 @@ def _records(results_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
 
 
-def render_results(records: list[dict], results_dir: Path) -> str:
+def render_results(records: list[dict], results_dir: Path, configs: list[dict] = ()) -> str:
     lines = [
         "# Results",
         "",
@@ -136,6 +198,7 @@ def render_results(records: list[dict], results_dir: Path) -> str:
             f"{_fmt(ref.get('p1_mm'))} | {_fmt(ref.get('p2_mm'))} | {ref.get('source', 'none given')} | "
             f"{tr.get('epochs', '–')} epochs, {tr.get('hours', '–')} h, {tr.get('hardware', '–')} |")
     lines += _structure_table(records)
+    lines += paper_tables(list(configs), records)
     for r in records:
         ref_actions = _reference(r, records).get("actions", {})
         lines += ["", f"## {r['model']} ({r['dataset']}, {r['input']} 2D)", "",
@@ -156,7 +219,8 @@ def render_results(records: list[dict], results_dir: Path) -> str:
 
 
 def write_results_md(results_dir: Path) -> Path:
-    """Render RESULTS.md beside ``results_dir`` (training/RESULTS.md for training/results)."""
+    """Render RESULTS.md beside ``results_dir`` (training/RESULTS.md for training/results), with
+    the paper tables of the configs beside it (training/configs)."""
     path = results_dir.parent / "RESULTS.md"
-    path.write_text(render_results(_records(results_dir), results_dir))
+    path.write_text(render_results(_records(results_dir), results_dir, read_configs(results_dir.parent / "configs")))
     return path
