@@ -16,7 +16,7 @@ from pose3d_ros.model import build_model
 from pose3d_ros.model_io import load_model
 from pose3d_ros.sequence_lifting import predict_sequence
 from pose3d_ros.skeleton import H36M17
-from training.data import load_h36m, load_humaneva, project_h36m
+from training.data import load_h36m, load_humaneva, load_split, project_h36m
 from training.evaluate import evaluate, evaluation_data, flip_averaged, input_normalization, model_inputs, root_relative
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, paper_tables, render_results, write_plots
@@ -79,6 +79,18 @@ def test_load_h36m_detections_fill_neck_nose(h36m_root):
     assert np.allclose(sh[0].keypoints_2d[:, 9], midpoint)
     with pytest.raises(ValueError, match="inputs"):
         load_h36m(h36m_root, ("S9",), "cpn")
+
+
+def test_split_with_two_kinds_of_2d_trains_on_both_and_tests_on_the_first(h36m_root):
+    data = {"root": str(h36m_root), "inputs": ["gt", "sh"], "frame_step": 2}
+    train_seqs = load_split(data, "train")
+    gt, sh = load_h36m(h36m_root, ("S1", "S5"), "gt", 2), load_h36m(h36m_root, ("S1", "S5"), "sh", 2)
+    assert len(train_seqs) == len(gt) + len(sh) == 16 and len(train_seqs[0].keypoints_2d) == 60
+    assert np.array_equal(train_seqs[0].keypoints_2d, gt[0].keypoints_2d)
+    assert np.array_equal(train_seqs[len(gt)].keypoints_2d, sh[0].keypoints_2d)
+    test_seqs = load_split(data, "test")
+    assert {s.subject for s in test_seqs} == {"S9", "S11"} and len(test_seqs[0].keypoints_2d) == 120
+    assert np.array_equal(test_seqs[0].keypoints_2d, load_h36m(h36m_root, ("S9", "S11"), "gt")[0].keypoints_2d)
 
 
 @pytest.mark.parametrize("causal", [True, False])

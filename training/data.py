@@ -137,12 +137,17 @@ def load_humaneva(root: str | Path, split: str, actions: tuple[str, ...] = HUMAN
 
 
 def load_split(data: dict, split: str) -> list[Sequence]:
-    """The ``train`` or ``test`` split of a config's ``data`` section (dataset, root, inputs, ...)."""
+    """The ``train`` or ``test`` split of a config's ``data`` section (dataset, root, inputs, ...).
+
+    On Human3.6M ``inputs`` may list several kinds of 2D (``[gt, sh]``): the training split has
+    every sequence once from each, the test split is on the first kind."""
     dataset = data.get("dataset", "h36m")
     if dataset == "h36m":
-        subjects = data.get("train_subjects", H36M_TRAIN_SUBJECTS) if split == "train" else H36M_TEST_SUBJECTS
-        return load_h36m(data["root"], tuple(subjects), data.get("inputs", "gt"),
-                         frame_step=data.get("frame_step", 1) if split == "train" else 1)
+        kinds = [data.get("inputs", "gt")] if isinstance(data.get("inputs", "gt"), str) else list(data["inputs"])
+        if split == "train":
+            subjects = tuple(data.get("train_subjects", H36M_TRAIN_SUBJECTS))
+            return [s for kind in kinds for s in load_h36m(data["root"], subjects, kind, data.get("frame_step", 1))]
+        return load_h36m(data["root"], H36M_TEST_SUBJECTS, kinds[0])
     if dataset == "humaneva":
         if data.get("inputs", "gt") != "gt":
             raise ValueError("HumanEva-I has ground-truth 2D inputs only")
