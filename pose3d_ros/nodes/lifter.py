@@ -40,9 +40,9 @@ PARAMS = (
     Param("fallback_image_height", 480, "Image height assumed until CameraInfo arrives"),
     Param("bone_length_refinement", True,
           "Rescale bones to the track's bone lengths estimated online from its whole history"),
-    Param("refiner_model", "",
+    Param("refiner_model", "refiner_tpnet.json",
           "Model card of a causal TP-Net-style refiner trained on this lifter's outputs, applied after it "
-          "(absolute, or a file in models/; empty: none)"),
+          "(absolute, or a file in models/; empty: none; the default was trained for the default model)"),
     Param("constraint_mode", "flag", "Anatomical checks: flag (mark invalid), correct (rescale bones, "
           "mirror illegal bends) or drop (omit the person)"),
     Param("bone_length_limit", 0.25, "Largest relative difference of a bone to the track's estimate"),
