@@ -23,7 +23,7 @@ import torch
 
 from .geometry import CameraIntrinsics, normalize_with_intrinsics, solve_root_translation
 from .model_io import LoadedModel
-from .streaming_tcn import StreamingTemporalConv, StreamState
+from .streaming_tcn import FramewiseStream, StreamingTemporalConv, StreamState
 
 
 @dataclass
@@ -87,7 +87,8 @@ def choose_device(name: str) -> str:
 
 
 class OnlineLifter:
-    """Lift tracked people frame by frame with a causal model.
+    """Lift tracked people frame by frame with a causal model (a temporal convolution network,
+    streamed, or a single-frame lifter).
 
     device: auto, cpu or cuda (see the module docstring for the CPU fallback).
     track_gap_s: a track whose previous frame is older than this is restarted (buffer cleared).
@@ -113,9 +114,10 @@ class OnlineLifter:
         except (RuntimeError, AssertionError) as exc:  # AssertionError: torch built without CUDA
             self._fall_back_to_cpu(exc)
 
-    def _stream_on(self, device: str) -> StreamingTemporalConv:
+    def _stream_on(self, device: str) -> StreamingTemporalConv | FramewiseStream:
         dtype = torch.float16 if device == "cuda" else torch.float32
-        return StreamingTemporalConv(self.model, device, dtype)
+        stream = FramewiseStream if self.receptive_field == 1 else StreamingTemporalConv
+        return stream(self.model, device, dtype)
 
     def _fall_back_to_cpu(self, exc: BaseException, pending: list[_Track] = ()) -> None:
         """Continue on the CPU; every track's state is rebuilt from its buffer (less the

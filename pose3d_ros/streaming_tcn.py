@@ -1,4 +1,4 @@
-"""Frame-by-frame evaluation of a causal TemporalConvModel.
+"""Frame-by-frame evaluation of a causal TemporalConvModel (and of single-frame lifters).
 
 Running the network on the whole receptive field for every new frame recomputes every
 layer on frames it has already seen (81 frames in, 1 pose out). Here each layer keeps a
@@ -99,3 +99,24 @@ class StreamingTemporalConv:
             return h
         pw, pb = layer.pointwise
         return newest + torch.relu(h @ pw.T + pb)
+
+
+class FramewiseStream:
+    """A single-frame lifter (receptive field 1, e.g. the articulated network) behind
+    StreamingTemporalConv's interface: nothing to remember between frames."""
+
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        if getattr(model, "receptive_field", None) != 1:
+            raise ValueError("framewise evaluation needs a single-frame model")
+        self.device, self.dtype = device, dtype
+        self.model = model.to(device=device, dtype=dtype).eval()
+        self.shape = (model.num_joints_in, model.in_features)
+
+    def init_state(self, frame: torch.Tensor) -> StreamState:
+        return StreamState([])
+
+    def step(self, states: list[StreamState], frames: torch.Tensor) -> torch.Tensor:
+        """One frame per track (B, J * F) -> the poses (B, J_out, 3)."""
+        x = frames.to(self.device, self.dtype).view(len(states), 1, *self.shape)
+        with torch.no_grad():
+            return self.model(x)[:, 0]

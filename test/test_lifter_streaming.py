@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from conftest import tiny_card
-from pose3d_ros.geometry import CameraIntrinsics
+from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics
 from pose3d_ros.lifting import OnlineLifter, PersonKeypoints
 from pose3d_ros.model import build_model
 from pose3d_ros.model_io import load_model, save_model
-from pose3d_ros.streaming_tcn import StreamingTemporalConv
+from pose3d_ros.streaming_tcn import FramewiseStream, StreamingTemporalConv
 
 CAM = CameraIntrinsics.default_for(640, 480)
 
@@ -53,6 +53,29 @@ def test_non_causal_model_rejected():
     model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], causal=False))
     with pytest.raises(ValueError, match="causal"):
         StreamingTemporalConv(model)
+
+
+def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path):
+    """A per-frame network (Tang et al.'s articulated one) lifts each frame alone, as offline."""
+    torch.manual_seed(0)
+    hyper = {"num_joints_in": 17, "in_features": 2, "num_joints_out": 17, "linear_size": 32, "num_stages": 1,
+             "refine_layers": 1, "dropout": 0.0}
+    model = build_model("articulated", hyper).eval()
+    card = {"architecture": "articulated", "hyperparameters": hyper, "layout": "h36m17", "receptive_field": 1,
+            "causal": True, "input_normalization": "intrinsics"}
+    lifter = OnlineLifter(load_model(save_model(model, tmp_path / "per_frame", card)), "cpu")
+    assert isinstance(lifter.stream, FramewiseStream)
+    frames = _frames(5)
+    got = [lifter.update(0.02 * k, people, CAM) for k, people in enumerate(frames)]
+    for k, people in enumerate(frames):
+        uv = np.stack([normalize_with_intrinsics(p.keypoints, CAM) for p in people])
+        with torch.no_grad():
+            want = model(torch.from_numpy(uv.astype(np.float32))[:, None])[:, 0].numpy()
+        want = want - want[:, :1]
+        joints = np.stack([p.joints - (p.translation if p.metric else 0.0) for p in got[k]])
+        np.testing.assert_allclose(joints, want, atol=1e-5)
+    with pytest.raises(ValueError, match="single-frame"):
+        FramewiseStream(_model([3, 3]))
 
 
 @pytest.fixture
