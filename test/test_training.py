@@ -224,7 +224,7 @@ def test_paper_tables_pair_each_config_with_its_result(tmp_path):
     ]
     assert "## Paper tables" in render_results([], tmp_path, configs)
     text = "\n".join(paper_tables(configs, []))  # nothing evaluated yet
-    assert "### Tang et al." in text and "### Tang et al." in text and "causal81_c256" not in text
+    assert "### Tang et al." in text and "causal81_c256" not in text
     assert text.count("| not run |") == 2 and "| 65.5 |" in text
     text = "\n".join(paper_tables(configs, [record]))
     assert "| tang_he | Tang Table 5 | gt | – | 14.0 | – | gt | 40.0 | 15.0 | 3.00 | 5 epochs, 0.2 h |" in text

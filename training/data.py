@@ -143,7 +143,8 @@ def load_split(data: dict, split: str) -> list[Sequence]:
     every sequence once from each, the test split is on the first kind."""
     dataset = data.get("dataset", "h36m")
     if dataset == "h36m":
-        kinds = [data.get("inputs", "gt")] if isinstance(data.get("inputs", "gt"), str) else list(data["inputs"])
+        inputs = data.get("inputs", "gt")
+        kinds = [inputs] if isinstance(inputs, str) else list(inputs)
         if split == "train":
             subjects = tuple(data.get("train_subjects", H36M_TRAIN_SUBJECTS))
             return [s for kind in kinds for s in load_h36m(data["root"], subjects, kind, data.get("frame_step", 1))]

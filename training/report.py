@@ -100,16 +100,11 @@ def _paper_mean(ref: dict, key: str, actions: dict) -> tuple[float | None, float
 def paper_tables(configs: list[dict], records: list[dict]) -> list[str]:
     """One table per seed paper: every config of its rows, the paper's numbers and ours where
     the config has been trained and evaluated on its own 2D input."""
-    lines = ["", "## Paper tables", "",
-             "Every config of a seed paper's rows (training/configs), the paper's numbers and ours on the",
-             "config's own data. HumanEva rows: P2 is the mean over the subject-action rows the paper lists.",
-             "Rows not yet run are the full-size configs for a GPU session (docs/seed_models.md).", ""]
-    found = False
+    lines = []
     for prefix, title in PAPERS:
         rows = sorted((c for c in configs if c["name"].startswith(prefix + "_")), key=lambda c: c["name"])
         if not rows:
             continue
-        found = True
         lines += [f"### {title}", "",
                   "| config | paper row | paper 2D | paper P1 | paper P2 | paper MPJVE | our 2D | P1 | P2 | MPJVE "
                   "| training |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -128,7 +123,12 @@ def paper_tables(configs: list[dict], records: list[dict]) -> list[str]:
                          f"{ours_input} | {_fmt(m.get('p1_mm'))} | {_fmt(p2_ours)} | {_fmt(m.get('mpjve_mm'), 2)} | "
                          f"{trained} |")
         lines.append("")
-    return lines[:-1] if found else []
+    if not lines:
+        return []
+    return ["", "## Paper tables", "",
+            "Every config of a seed paper's rows (training/configs), the paper's numbers and ours on the",
+            "config's own data. HumanEva rows: P2 is the mean over the subject-action rows the paper lists.",
+            "Rows not yet run are the full-size configs for a GPU session (docs/seed_models.md).", ""] + lines[:-1]
 
 
 def read_configs(configs_dir: Path) -> list[dict]:
