@@ -16,6 +16,7 @@ import torch
 from pose3d_ros.detection import create_detector
 from pose3d_ros.geometry import CameraIntrinsics
 from pose3d_ros.lifting import OnlineLifter, PersonKeypoints
+from pose3d_ros.metrics import head_to_ankle
 from pose3d_ros.model_io import load_model
 from pose3d_ros.resources import resolve, sample_clip
 from pose3d_ros.skeleton import H36M17
@@ -51,8 +52,7 @@ def main() -> None:
     print(f"{args.model}: {len(poses)} lifted frames of {index}")
     for a, b in BONES:
         print(f"  {a}-{b}: {np.median(np.linalg.norm(poses[:, idx(a)] - poses[:, idx(b)], axis=-1)):.3f} m")
-    height = np.median(np.linalg.norm(poses[:, idx("head")] - poses[:, idx("r_ankle")], axis=-1))
-    print(f"  head to ankle: {height:.2f} m; pelvis depth: {np.median(depths):.1f} m")
+    print(f"  head to ankle: {np.median(head_to_ankle(poses)):.2f} m; pelvis depth: {np.median(depths):.1f} m")
 
 
 if __name__ == "__main__":

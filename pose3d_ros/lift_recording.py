@@ -22,6 +22,7 @@ import numpy as np
 
 from .detection import create_detector
 from .geometry import CameraIntrinsics
+from .metrics import head_to_ankle
 from .model_io import ModelLoadError, load_model
 from .resources import resolve
 from .sequence_lifting import lift_recording
@@ -79,8 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         out.update({f"track_{track_id}_frames": index, f"track_{track_id}_joints": joints.astype(np.float32),
                     f"track_{track_id}_translation": translation.astype(np.float32),
                     f"track_{track_id}_confidence": confidence.astype(np.float32)})
-        placed = int(np.isfinite(translation[:, 0]).sum())
-        print(f"track {track_id}: {len(index)} frames, {placed} placed in the camera frame")
+        placed = np.isfinite(translation[:, 0])
+        size = (f"; medians: head to ankle {np.median(head_to_ankle(joints)):.2f} m, "
+                f"depth {np.median(translation[placed, 2]):.1f} m" if placed.any() else "")
+        print(f"track {track_id}: {len(index)} frames, {int(placed.sum())} placed in the camera frame{size}")
     np.savez_compressed(args.output, **out)
     print(f"{len(tracks)} tracks from {args.video} lifted with {loaded.path.name} -> {args.output}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .constraints import bend_legality
+from .skeleton import H36M17
 
 
 def mpjpe(pred: np.ndarray, target: np.ndarray) -> float:
@@ -74,6 +75,12 @@ def bone_length_std(poses: np.ndarray, bones: tuple[tuple[int, int], ...]) -> fl
     b = np.asarray(bones)
     lengths = np.linalg.norm(poses[..., b[:, 0], :] - poses[..., b[:, 1], :], axis=-1)
     return float(np.mean(np.std(lengths, axis=0)))
+
+
+def head_to_ankle(poses: np.ndarray) -> np.ndarray:
+    """Each H36M-17 pose's (..., 17, 3) distance from the head to the right ankle: the size
+    check on a clip without 3D truth (a standing adult: about 1.5 m)."""
+    return np.linalg.norm(poses[..., H36M17.index("head"), :] - poses[..., H36M17.index("r_ankle"), :], axis=-1)
 
 
 def _lengths(poses: np.ndarray, bones) -> np.ndarray:

@@ -34,7 +34,7 @@ def _roots(n: int) -> np.ndarray:
     return np.stack([np.array([0.2, 0.1, 4.0]) + [0.05 * k, 0.0, 0.02 * k] for k in range(n)])
 
 
-def test_recording_lifted_and_placed_per_stretch(tmp_path):
+def test_recording_lifted_and_placed_per_stretch(tmp_path, capsys):
     cam = CameraIntrinsics.default_for(WIDTH, HEIGHT)
     roots = _roots(12)
     frames = tmp_path / "frames"
@@ -50,6 +50,8 @@ def test_recording_lifted_and_placed_per_stretch(tmp_path):
           "--backend-option", f"file={tmp_path / 'replay.npz'}", "--resize-width", "0"])
     result = np.load(out)
     kept = [k for k in range(12) if k not in MISSING]
+    height = np.linalg.norm(STANDING_POSE[H36M17.index("head")] - STANDING_POSE[H36M17.index("r_ankle")])
+    assert f"head to ankle {height:.2f} m, depth {np.median(roots[kept, 2]):.1f} m" in capsys.readouterr().out
     assert result["track_3_frames"].tolist() == kept and str(result["model"]) == "oracle.json"
     assert (int(result["width"]), int(result["height"])) == (WIDTH, HEIGHT)
     np.testing.assert_allclose(result["track_3_translation"], roots[kept], atol=1e-3)
