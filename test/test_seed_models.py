@@ -106,6 +106,14 @@ def test_ugcn_is_sequence_to_sequence_and_uses_the_whole_window():
         model(torch.randn(1, 20, 17, 2))
 
 
+def test_ugcn_starts_near_the_zero_pose():
+    """The shortcuts and merged scales add up: left at the default initialisation, a fresh
+    network's joints were metres from the root, and training crawled."""
+    torch.manual_seed(0)
+    out = UGCN(channels=32, window=96, dropout=0.1).train()(0.2 * torch.randn(4, 96, 17, 2))
+    assert out.detach().norm(dim=-1).mean() < 0.1
+
+
 def test_sliding_window_prediction_covers_every_frame():
     model = _eval(UGCN(**TINY["ugcn"]))
     inputs = np.random.default_rng(0).normal(size=(37, 17, 2)).astype(np.float32)
