@@ -1,6 +1,6 @@
 """Is the lifted person human-sized? Median bone lengths, height and pelvis depth on a clip.
 
-    .venv/bin/python bench/clip_scale.py [--model models/lifter_causal81.json] [--source CLIP]
+    .venv/bin/python bench/clip_scale.py [--model models/lifter_articulated.json] [--source CLIP]
 
 Runs the detector and the lifter core (no ROS) on every frame of the sample clip with its
 calibration, as the pipeline does, and prints medians over all lifted frames.
@@ -27,7 +27,7 @@ BONES = (("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("l_shoulder", "l_elbow"), 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="lifter_causal81.json")
+    parser.add_argument("--model", default="lifter_articulated.json")
     parser.add_argument("--source", default=str(sample_clip()))
     parser.add_argument("--calibration", default="sample_camera.yaml")
     parser.add_argument("--width", type=int, default=640)

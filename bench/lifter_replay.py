@@ -113,7 +113,7 @@ def offline_p1(seqs: list, model: Path) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ROOT / "models" / "lifter_causal81.json"))
+    parser.add_argument("--model", default=str(ROOT / "models" / "lifter_articulated.json"))
     parser.add_argument("--refiner", default="", help="model card of a trained refiner (adds two configurations)")
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--subjects", nargs="+", default=["S9", "S11"])

@@ -1,6 +1,6 @@
 """Lifters under simulated occlusion: P1 on Human3.6M (S9/S11 unless told) when joints go unseen for a while.
 
-    .venv/bin/python bench/occlusion.py --models lifter_causal81.json causal81_c256_conf.json [--rate 0.1]
+    .venv/bin/python bench/occlusion.py --models lifter_articulated.json lifter_causal81.json [--rate 0.1]
         [--span 25] [--subjects S9 S11]
 
 Ground-truth 2D in which each joint is occluded in runs of ``--span`` frames on average,
@@ -51,7 +51,7 @@ def occluded_inputs(uv: np.ndarray, hidden: np.ndarray, error: float,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["lifter_causal81.json"],
+    parser.add_argument("--models", nargs="+", default=["lifter_articulated.json"],
                         help="model cards (absolute, or files in models/)")
     parser.add_argument("--rate", type=float, default=0.1, help="share of joint-frames occluded")
     parser.add_argument("--span", type=int, default=25, help="frames an occlusion lasts (0.5 s at 50 Hz)")

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/refiner_inputs.py --input sh [--cameras 4]
 
-The refiner was trained on the lifter's outputs from ground-truth 2D; this measures whether
-its correction carries over to detections (Stacked Hourglass, ``--input sh``).
+The shipped refiner was trained on the default lifter's outputs from Stacked Hourglass
+detections of S1-S8; this measures its correction on the test subjects' detections
+(``--input sh``) and on clean 2D (``--input gt``).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from training.train_refiner import evaluate, lifter_outputs  # noqa: E402
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lifter", default=str(ROOT / "models" / "lifter_causal81.json"))
+    parser.add_argument("--lifter", default=str(ROOT / "models" / "lifter_articulated.json"))
     parser.add_argument("--refiner", default=str(ROOT / "models" / "refiner_tpnet.json"))
     parser.add_argument("--input", choices=["gt", "sh"], default="sh")
     parser.add_argument("--cameras", type=int, default=4)

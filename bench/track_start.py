@@ -1,6 +1,6 @@
 """How a new track starts: P1 and thigh length by frames since the track began, S9/S11.
 
-    .venv/bin/python bench/track_start.py [--model models/lifter_causal81.json] [--input gt|sh]
+    .venv/bin/python bench/track_start.py [--model models/lifter_articulated.json] [--input gt|sh]
 
 The node starts a track's window padded with its first frame. Here tracks start every
 ``--every`` frames of each Human3.6M test sequence; each is lifted from its start alone (as
@@ -51,7 +51,7 @@ def track_start_errors(loaded, sequences, every: int, length: int) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ROOT / "models" / "lifter_causal81.json"))
+    parser.add_argument("--model", default=str(ROOT / "models" / "lifter_articulated.json"))
     parser.add_argument("--input", choices=["gt", "sh"], default="gt")
     parser.add_argument("--every", type=int, default=500, help="frames between track starts")
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))

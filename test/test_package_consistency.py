@@ -16,6 +16,7 @@ import yaml
 import pose3d_ros
 from pose3d_ros.model_io import load_model
 from pose3d_ros.nodes import keypoint_detector, lifter, preview_recorder, video_source
+from pose3d_ros.refinement import load_refiner, refiner_mismatch
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_PARAMS = {"video_source": video_source.PARAMS, "keypoint_detector": keypoint_detector.PARAMS,
@@ -163,6 +164,18 @@ def test_default_lifter_is_a_trained_model():
     metrics = loaded.card["metrics"]["h36m_s9_s11"]
     assert metrics["p1_mm"] < 80.0, "the shipped lifter is not trained to a useful accuracy"
     assert (card.with_suffix(".safetensors")).stat().st_size <= 20 * 2 ** 20
+
+
+def test_shipped_refiners_fit_their_lifters():
+    defaults = dict((p.name, p.default) for p in lifter.PARAMS)
+    refiners = sorted((ROOT / "models").glob("refiner_*.json"))
+    assert ROOT / "models" / defaults["refiner_model"] in refiners
+    for path in refiners:
+        refiner = load_refiner(path)
+        lifter_card = ROOT / "models" / refiner.card["lifter"]
+        assert refiner_mismatch(refiner.card, load_model(lifter_card)) is None, path.name
+        if path.name == defaults["refiner_model"]:
+            assert lifter_card.name == defaults["model"], "the default refiner was trained on another lifter"
 
 
 def test_rviz_config_shows_what_the_nodes_publish():

@@ -1,7 +1,7 @@
 """Train the TP-Net-style causal refiner (pose3d_ros.tpnet.CausalRefiner) on a lifter's outputs,
 or with ``--bidirectional`` Dabral's Bi-TP-Net (BidirectionalRefiner, centred windows).
 
-``python -m training.train_refiner --lifter models/lifter_causal81.json --output models/refiner_tpnet``
+``python -m training.train_refiner --lifter models/lifter_articulated.json --output models/refiner_tpnet``
 
 Inputs are the lifter's root-relative predictions from ``--inputs`` 2D (ground truth or
 Stacked Hourglass detections) on S1, S5, S6, S7, S8 (the offline
@@ -138,7 +138,7 @@ def train(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lifter", default="models/lifter_causal81.json")
+    parser.add_argument("--lifter", default="models/lifter_articulated.json")
     parser.add_argument("--output", default="models/refiner_tpnet")
     parser.add_argument("--data-root", default="../shared/data")
     parser.add_argument("--window", type=int, default=16, help="poses per sample (odd with --bidirectional)")

@@ -26,7 +26,7 @@ from .params import Param, declare
 from .visuals import delete_markers, skeleton_markers, skeleton_transforms
 
 PARAMS = (
-    Param("model", "lifter_causal81.json", "Model card of a causal lifter (absolute, or a file in models/)"),
+    Param("model", "lifter_articulated.json", "Model card of a causal lifter (absolute, or a file in models/)"),
     Param("device", "auto",
           "auto (CUDA when available), cpu or cuda; CUDA runs fp16 and falls back to the CPU on any CUDA error"),
     Param("frame_prefix", "", "Prefix of the published TF frames (body_<id>, body_<id>/<joint>)"),
