@@ -29,8 +29,8 @@ setup(
             "keypoint_detector = pose3d_ros.nodes.keypoint_detector:main",
             "lifter = pose3d_ros.nodes.lifter:main",
             "preview_recorder = pose3d_ros.nodes.preview_recorder:main",
-            "pose3d-pipeline = pose3d_ros.pipeline:main",
-            "pose3d-lift = pose3d_ros.lift_recording:main",
+            "pose3d-pipeline = pose3d_ros.nodes.pipeline:main",
+            "pose3d-lift = pose3d_ros.lift_video:main",
         ],
     },
 )

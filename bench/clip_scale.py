@@ -15,9 +15,10 @@ import torch
 
 from pose3d_ros.detection import create_detector
 from pose3d_ros.geometry import CameraIntrinsics
-from pose3d_ros.lifting import OnlineLifter, PersonKeypoints
+from pose3d_ros.lifting.inputs import PersonKeypoints
+from pose3d_ros.lifting.online import OnlineLifter
 from pose3d_ros.metrics import head_to_ankle
-from pose3d_ros.model_io import load_model
+from pose3d_ros.networks.cards import load_model
 from pose3d_ros.resources import resolve, sample_clip
 from pose3d_ros.skeleton import H36M17
 from pose3d_ros.video import FrameSource

@@ -140,8 +140,8 @@ def pipeline(frames: int = 300) -> dict:
     from rclpy.executors import SingleThreadedExecutor
 
     from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
+    from pose3d_ros.nodes.pipeline import drain
     from pose3d_ros.nodes.video_source import VideoSourceNode
-    from pose3d_ros.pipeline import drain
 
     probe, tf_latency, keypoints, skeletons = _probe()
     source = VideoSourceNode(parameter_overrides=[Parameter("max_frames", value=frames),

@@ -9,7 +9,7 @@ a guess off by ``--error`` (focal-normalised units, 0.03 is about 34 px at H36M'
 length, Gaussian per axis, fixed over the run) with confidence 0.1. A lifter with a
 confidence channel is told the joint is unseen (pose3d_ros.lifting.lifter_input, the node's
 threshold 0.3); a 2D-only lifter gets the guess. Offline lifting, which equals the node's
-streaming output (test/test_streaming_replay.py). ``--span 1`` drops joint-frames
+streaming output (test/core/test_streaming_replay.py). ``--span 1`` drops joint-frames
 independently, as training's joint dropout does; ``--rate 0`` measures clean 2D; ``--subjects S1``
 a training subject (how well a lifter fits what it was trained on). Prints one row per model: P1 on all
 frames, on frames with an occluded joint, and with no occlusion at all. Needs ../shared/data.
@@ -25,10 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pose3d_ros.lifting import lifter_input  # noqa: E402
-from pose3d_ros.model_io import load_model  # noqa: E402
+from pose3d_ros.lifting.inputs import lifter_input  # noqa: E402
+from pose3d_ros.lifting.sequence import predict_sequence  # noqa: E402
+from pose3d_ros.networks.cards import load_model  # noqa: E402
 from pose3d_ros.resources import resolve  # noqa: E402
-from pose3d_ros.sequence_lifting import predict_sequence  # noqa: E402
 from training.data import H36M_TEST_SUBJECTS, load_h36m  # noqa: E402
 from training.evaluate import model_inputs, root_relative  # noqa: E402
 

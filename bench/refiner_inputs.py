@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pose3d_ros.model_io import load_model  # noqa: E402
+from pose3d_ros.networks.cards import load_model  # noqa: E402
 from training.data import H36M_TEST_SUBJECTS  # noqa: E402
 from training.train_refiner import evaluate, lifter_outputs  # noqa: E402
 

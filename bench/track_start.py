@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.constraints import CHILD, bone_lengths  # noqa: E402
+from pose3d_ros.lifting.sequence import predict_sequence  # noqa: E402
 from pose3d_ros.metrics import mpjpe  # noqa: E402
-from pose3d_ros.model_io import load_model  # noqa: E402
-from pose3d_ros.sequence_lifting import predict_sequence  # noqa: E402
+from pose3d_ros.networks.cards import load_model  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
 from training.data import H36M_TEST_SUBJECTS, load_h36m  # noqa: E402
 from training.evaluate import model_inputs, root_relative  # noqa: E402

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from pose3d_ros.geometry import normalize_screen, normalize_with_intrinsics
+from pose3d_ros.lifting.sequence import predict_sequence
 from pose3d_ros.metrics import (
     bone_length_rmse,
     bone_length_std,
@@ -35,8 +36,7 @@ from pose3d_ros.metrics import (
     root_position_error,
     symmetry_error,
 )
-from pose3d_ros.model_io import load_model
-from pose3d_ros.sequence_lifting import predict_sequence
+from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import SkeletonLayout
 
 from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pose3d_ros.model_io import load_model, save_model
+from pose3d_ros.networks.cards import load_model, save_model
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 MAX_MB = 20.0

@@ -26,8 +26,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from pose3d_ros.articulated_model import hard_joint_indices
 from pose3d_ros.constraints import HINGES
+from pose3d_ros.networks.articulated import hard_joint_indices
 from pose3d_ros.skeleton import SkeletonLayout
 
 # ---------------------------------------------------------------------------- skeleton helpers

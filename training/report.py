@@ -133,7 +133,7 @@ def paper_tables(configs: list[dict], records: list[dict]) -> list[str]:
 
 def read_configs(configs_dir: Path) -> list[dict]:
     """Every training config in ``configs_dir`` (none when it does not exist)."""
-    return [yaml.safe_load(p.read_text()) for p in sorted(configs_dir.glob("*.yaml"))] if configs_dir.is_dir() else []
+    return [yaml.safe_load(p.read_text()) for p in sorted(configs_dir.rglob("*.yaml"))] if configs_dir.is_dir() else []
 
 
 def write_plots(record: dict, card: dict, out_dir: Path) -> list[Path]:

@@ -26,10 +26,11 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from pose3d_ros.articulated_model import hard_joint_indices
-from pose3d_ros.lifting import lifter_input
-from pose3d_ros.model import ARCHITECTURES, build_model, filter_widths_for, set_bn_momentum
-from pose3d_ros.model_io import save_model
+from pose3d_ros.lifting.inputs import lifter_input
+from pose3d_ros.networks import ARCHITECTURES, build_model
+from pose3d_ros.networks.articulated import hard_joint_indices
+from pose3d_ros.networks.cards import save_model
+from pose3d_ros.networks.tcn import filter_widths_for, set_bn_momentum
 
 from .augmentation import bone_length_variant
 from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, load_split

@@ -1,11 +1,11 @@
-"""Train the TP-Net-style causal refiner (pose3d_ros.tpnet.CausalRefiner) on a lifter's outputs,
+"""Train the TP-Net-style causal refiner (pose3d_ros.networks.tpnet.CausalRefiner) on a lifter's outputs,
 or with ``--bidirectional`` Dabral's Bi-TP-Net (BidirectionalRefiner, centred windows).
 
 ``python -m training.train_refiner --lifter models/lifter_articulated.json --output models/refiner_tpnet``
 
 Inputs are the lifter's root-relative predictions from ``--inputs`` 2D (ground truth or
 Stacked Hourglass detections) on S1, S5, S6, S7, S8 (the offline
-predict_sequence, which equals the node's streaming lifter: test/test_streaming_replay.py),
+predict_sequence, which equals the node's streaming lifter: test/core/test_streaming_replay.py),
 ``window`` past frames per sample, edge-padded at the start as online (``--bidirectional``:
 ``window // 2`` past and future frames, edge-padded at both ends); targets are the
 ground-truth root-relative poses. The loss is the MPJPE of the refined pose plus
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from pose3d_ros.metrics import mpjpe, mpjve
-from pose3d_ros.model_io import LoadedModel, load_model, save_model
+from pose3d_ros.networks.cards import LoadedModel, load_model, save_model
+from pose3d_ros.networks.tpnet import BidirectionalRefiner, CausalRefiner
 from pose3d_ros.skeleton import H36M17
-from pose3d_ros.tpnet import BidirectionalRefiner, CausalRefiner
 
 from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m
 from .evaluate import model_inputs, predict_sequence, root_relative

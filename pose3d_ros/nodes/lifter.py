@@ -14,10 +14,11 @@ from visualization_msgs.msg import MarkerArray
 
 from ..constraints import ConstraintLimits
 from ..geometry import CameraIntrinsics
-from ..lifting import MIN_CONFIDENCE, OnlineLifter, PersonKeypoints
-from ..model_io import ModelLoadError, load_model
-from ..online_pose import OnlinePoseEstimator, PoseSettings, Skeleton3D
-from ..refinement import load_refiner, refiner_mismatch
+from ..lifting.inputs import MIN_CONFIDENCE, PersonKeypoints
+from ..lifting.online import OnlineLifter
+from ..lifting.online_pose import OnlinePoseEstimator, PoseSettings, Skeleton3D
+from ..lifting.refinement import load_refiner, refiner_mismatch
+from ..networks.cards import ModelLoadError, load_model
 from ..resources import resolve
 from .camera_msgs import intrinsics_from_msg
 from .clouds import SKELETON_DTYPE, from_cloud, people_rows, to_cloud

@@ -1,0 +1,177 @@
+"""Online lifting: per-track causal buffers of 2D keypoints, one batched step for all tracks.
+
+Each track keeps the last ``receptive_field`` frames of focal-normalised keypoints. A new
+track is padded by repeating its first frame, as in training (edge padding), so it gets a
+pose from its first frame on. The network runs frame by frame (streaming_tcn: one new
+column per layer instead of the whole receptive field), with the same outputs as the model
+on the buffer. The root-relative output is placed in the camera frame by solving the root
+translation against the 2D keypoints.
+
+Device: ``cuda`` runs in fp16; any CUDA failure (out of memory, a lost device, no CUDA at
+all) moves the lifter to the CPU in fp32 for good, with one warning; the tracks' states are
+rebuilt from their buffers.
+"""
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..geometry import CameraIntrinsics, normalize_with_intrinsics
+from ..networks.cards import LoadedModel
+from .inputs import MIN_CONFIDENCE, PersonKeypoints, choose_device, lifter_input, root_translation
+from .streaming_tcn import FramewiseStream, StreamingTemporalConv, StreamState
+
+
+@dataclass
+class Person3D:
+    """Lifted pose of one person: camera optical frame, metres."""
+
+    track_id: int
+    joints: np.ndarray  # (17, 3); root-relative when translation is None
+    confidence: np.ndarray  # (17,)
+    translation: np.ndarray | None  # (3,) root position in the camera frame, if solvable
+    new_segment: bool = False  # the track started or restarted with this frame
+
+    @property
+    def metric(self) -> bool:
+        return self.translation is not None
+
+
+@dataclass
+class _Track:
+    buffer: deque
+    last_stamp: float
+    state: StreamState | None = None
+
+
+class OnlineLifter:
+    """Lift tracked people frame by frame with a causal model (a temporal convolution network,
+    streamed, or a single-frame lifter).
+
+    device: auto, cpu or cuda (see the module docstring for the CPU fallback).
+    track_gap_s: a track whose previous frame is older than this is restarted (buffer cleared).
+    warn: receives the one fallback warning (default: :func:`warnings.warn`).
+    min_confidence: joints below it are unseen for a lifter with a confidence channel.
+    """
+
+    def __init__(self, loaded: LoadedModel, device: str = "cpu", track_gap_s: float = 0.5,
+                 warn: Callable[[str], None] | None = None, min_confidence: float = MIN_CONFIDENCE) -> None:
+        if not loaded.causal:
+            raise ValueError(f"{loaded.path}: online lifting needs a causal model")
+        if loaded.card["input_normalization"] != "intrinsics":
+            raise ValueError(f"{loaded.path}: online lifting needs input_normalization 'intrinsics'")
+        self.warn = warn or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=3))
+        self.model = loaded.model
+        self.in_features, self.min_confidence = loaded.model.in_features, min_confidence
+        self.receptive_field = loaded.receptive_field
+        self.track_gap_s = track_gap_s
+        self.tracks: dict[int, _Track] = {}
+        self.device = choose_device(device)
+        try:
+            self.stream = self._stream_on(self.device)
+        except (RuntimeError, AssertionError) as exc:  # AssertionError: torch built without CUDA
+            self._fall_back_to_cpu(exc)
+
+    def _stream_on(self, device: str) -> StreamingTemporalConv | FramewiseStream:
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        stream = FramewiseStream if self.receptive_field == 1 else StreamingTemporalConv
+        return stream(self.model, device, dtype)
+
+    def _fall_back_to_cpu(self, exc: BaseException, pending: list[_Track] = ()) -> None:
+        """Continue on the CPU; every track's state is rebuilt from its buffer (less the
+        newest frame for the ``pending`` tracks, whose step failed)."""
+        self.warn(f"CUDA failed ({type(exc).__name__}: {exc}); lifting on the CPU from now on")
+        self.device = "cpu"
+        self.stream = self._stream_on("cpu")
+        for track in self.tracks.values():
+            frames = torch.from_numpy(np.stack(track.buffer).reshape(len(track.buffer), -1))
+            track.state = self.stream.init_state(frames[0])
+            for frame in frames[1:-1] if any(t is track for t in pending) else frames[1:]:
+                self.stream.step([track.state], frame[None])
+
+    def _step(self, tracks: list[_Track], frames: np.ndarray) -> np.ndarray:
+        """Push each track's newest frame (B, 17, F); returns root-relative poses (B, 17, 3)."""
+        try:
+            out = self._run(tracks, frames)
+        except RuntimeError as exc:  # includes torch.cuda.OutOfMemoryError
+            if self.device == "cpu":
+                raise
+            self._fall_back_to_cpu(exc, tracks)
+            out = self._run(tracks, frames)
+        return out - out[:, :1]
+
+    def _run(self, tracks: list[_Track], frames: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(frames.reshape(len(frames), -1).astype(np.float32))
+        for track, frame in zip(tracks, x):
+            if track.state is None:
+                track.state = self.stream.init_state(frame)
+        with torch.no_grad():
+            return self.stream.step([t.state for t in tracks], x).float().cpu().numpy().astype(np.float64)
+
+    def _track_for(self, person: PersonKeypoints, stamp: float) -> tuple[_Track, bool]:
+        track = self.tracks.get(person.track_id)
+        if track is not None and not (0.0 <= stamp - track.last_stamp <= self.track_gap_s):
+            track = None  # gap, or stamps going backwards (a looping bag): restart the track
+        new = track is None
+        if new:
+            track = _Track(deque(maxlen=self.receptive_field), stamp)
+            self.tracks[person.track_id] = track
+        track.last_stamp = stamp
+        return track, new
+
+    def update(self, stamp: float, people: list[PersonKeypoints],
+               intrinsics: CameraIntrinsics) -> list[Person3D]:
+        """Add one frame of keypoints (stamp in seconds) and return the lifted people.
+
+        Non-finite keypoints get confidence 0 and are replaced by the track's previous value
+        (or the mean of the finite joints); a person with no finite joint is skipped.
+        Callers bound memory with :meth:`forget_older_than`.
+        """
+        tracks, frames, points, kept, new_segments = [], [], [], [], []
+        for person in people:
+            finite = np.all(np.isfinite(person.keypoints), axis=-1)
+            if not finite.any():
+                continue
+            uv = normalize_with_intrinsics(np.where(finite[:, None], person.keypoints, 0.0), intrinsics)
+            track, new = self._track_for(person, stamp)
+            buf = track.buffer
+            if not finite.all():
+                fill = buf[-1][:, :2] if buf else uv[finite].mean(axis=0)
+                uv = np.where(finite[:, None], uv, fill)
+                person = PersonKeypoints(person.track_id, person.keypoints,
+                                         np.where(finite, person.confidence, 0.0))
+            frame = lifter_input(uv, person.confidence, self.in_features, self.min_confidence)
+            if not buf:
+                buf.extend([frame] * self.receptive_field)
+            else:
+                buf.append(frame)
+            tracks.append(track)
+            frames.append(frame)
+            points.append(uv)
+            kept.append(person)
+            new_segments.append(new)
+        if not kept:
+            return []
+        rel = self._step(tracks, np.stack(frames))
+        out = []
+        for person, joints, uv, new in zip(kept, rel, points, new_segments):
+            out.append(Person3D(person.track_id, joints, person.confidence,
+                                root_translation(joints, uv, person.confidence), new))
+        return out
+
+    def forget(self, track_ids: Iterable[int]) -> None:
+        """Drop these tracks' buffers."""
+        for tid in track_ids:
+            self.tracks.pop(tid, None)
+
+    def forget_older_than(self, stamp: float) -> list[int]:
+        """Drop tracks last seen before ``stamp``; returns their ids."""
+        gone = [tid for tid, tr in self.tracks.items() if tr.last_stamp < stamp]
+        for tid in gone:
+            del self.tracks[tid]
+        return gone

@@ -1,0 +1,230 @@
+"""LifterNode through real rclpy in one process: outputs and robustness to bad input.
+
+A feeder node publishes ``keypoints`` clouds (and CameraInfo); a probe records what the
+lifter publishes. Every step waits for the lifter to have handled the message, never for
+a fixed time. The lifter is a tiny causal model that always outputs the same plausible
+pose, so metric placement is exact.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import rclpy
+import torch
+from builtin_interfaces.msg import Time as TimeMsg
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import CameraInfo, PointCloud2
+from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+from conftest import POSE, tiny_card
+from pose3d_ros.geometry import CameraIntrinsics, project
+from pose3d_ros.networks import build_model
+from pose3d_ros.networks.cards import ModelLoadError, save_model
+from pose3d_ros.nodes.camera_msgs import camera_info_msg
+from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, from_cloud, people_rows, to_cloud
+from pose3d_ros.nodes.lifter import LifterNode
+
+CAM = CameraIntrinsics.default_for(640, 480)
+FRAME = "camera_optical_frame"
+T = np.array([0.1, -0.2, 3.0])
+DEADLINE_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def oracle_card(tmp_path_factory):
+    """A causal tiny lifter whose output is always POSE (shrink weights 0, bias = POSE)."""
+    torch.manual_seed(0)
+    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
+    with torch.no_grad():
+        model.shrink.weight.zero_()
+        model.shrink.bias.copy_(torch.from_numpy(POSE.reshape(-1)).float())
+    return save_model(model, tmp_path_factory.mktemp("model") / "oracle", tiny_card())
+
+
+class Rig:
+    """Feeder + probe + lifter on one executor."""
+
+    def __init__(self, lifter: LifterNode) -> None:
+        self.lifter = lifter
+        self.io = Node("lifter_test_io")
+        qos = QoSProfile(depth=100)
+        self.kp_pub = self.io.create_publisher(PointCloud2, "keypoints", 10)
+        self.info_pub = self.io.create_publisher(CameraInfo, "camera_info", 10)
+        self.skeletons, self.markers, self.tf, self.diagnostics = [], [], [], []
+        self.io.create_subscription(PointCloud2, "skeletons_3d", self.skeletons.append, qos)
+        self.io.create_subscription(MarkerArray, "skeleton_markers", self.markers.append, qos)
+        self.io.create_subscription(TFMessage, "/tf", self.tf.append, qos)
+        self.io.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, qos)
+        self.executor = SingleThreadedExecutor()
+        for node in (lifter, self.io):
+            self.executor.add_node(node)
+        self.spin_until(lambda: self.kp_pub.get_subscription_count() > 0
+                        and lifter.skeleton_pub.get_subscription_count() > 0
+                        and lifter.marker_pub.get_subscription_count() > 0)
+
+    def spin_until(self, condition) -> None:
+        deadline = time.monotonic() + DEADLINE_S
+        while not condition():
+            assert time.monotonic() < deadline, "timed out waiting for the lifter"
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def camera_info(self) -> None:
+        self.spin_until(lambda: self.info_pub.get_subscription_count() > 0)
+        self.info_pub.publish(camera_info_msg(CAM, Header(frame_id=FRAME)))
+        self.spin_until(lambda: self.lifter.intrinsics is not None)
+
+    def send(self, stamp: float, people: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Publish one keypoints cloud (track id -> (pixels, confidence)); wait until handled."""
+        points = np.zeros(17 * len(people), dtype=KEYPOINT_DTYPE)
+        for i, (tid, (uv, conf)) in enumerate(people.items()):
+            block = points[17 * i:17 * (i + 1)]
+            block["x"], block["y"], block["confidence"] = uv[:, 0], uv[:, 1], conf
+            block["track_id"], block["joint"] = tid, np.arange(17)
+        ns = round(stamp * 1e9)
+        header = Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=FRAME)
+        handled = self.lifter.diag.counts["frames"] + 1
+        self.kp_pub.publish(to_cloud(header, points))
+        self.spin_until(lambda: self.lifter.diag.counts["frames"] >= handled)
+        if self.lifter.diag.counts["published"] > len(self.skeletons):  # an output is on its way
+            self.spin_until(lambda: len(self.skeletons) == self.lifter.diag.counts["published"]
+                            and len(self.markers) == len(self.skeletons))
+
+    def last_people(self) -> dict[int, np.ndarray]:
+        return people_rows(from_cloud(self.skeletons[-1]))
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.lifter.destroy_node()
+        self.io.destroy_node()
+
+
+@pytest.fixture
+def ros():
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    rclpy.init(domain_id=1 + os.getpid() % 100)  # away from other ROS processes on this machine (domain 0)
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)  # LifterNode sets one thread for the process
+    rclpy.try_shutdown()
+
+
+@pytest.fixture
+def rig(ros, oracle_card):
+    rig = Rig(LifterNode(parameter_overrides=[Parameter("model", value=str(oracle_card)),
+                                              Parameter("refiner_model", value=""),  # trained for another lifter
+                                              Parameter("device", value="cpu")]))
+    yield rig
+    rig.close()
+
+
+def _person(conf: float = 1.0, t=T) -> tuple[np.ndarray, np.ndarray]:
+    return project(POSE + t, CAM), np.full(17, conf)
+
+
+def _xyz(rows) -> np.ndarray:
+    return np.stack([rows["x"], rows["y"], rows["z"]], axis=-1).astype(np.float64)
+
+
+def test_metric_skeleton_markers_and_tf(rig):
+    rig.camera_info()
+    rig.send(1.0, {7: _person()})
+    msg = rig.skeletons[-1]
+    assert msg.header.frame_id == FRAME and (msg.header.stamp.sec, msg.header.stamp.nanosec) == (1, 0)
+    assert [f.name for f in msg.fields] == ["x", "y", "z", "confidence", "track_id", "joint", "valid"]
+    rows = rig.last_people()[7]
+    np.testing.assert_allclose(_xyz(rows), POSE + T, atol=1e-4)
+    assert rows["valid"].all() and np.all(rows["confidence"] == 1.0)
+    markers = rig.markers[-1].markers
+    assert {(m.ns, m.id, m.action) for m in markers} == {("track_7", 0, Marker.ADD), ("track_7", 1, Marker.ADD)}
+    rig.spin_until(lambda: rig.tf)
+    body = [t for t in rig.tf[-1].transforms if t.child_frame_id == "body_7"]
+    assert body and body[0].header.frame_id == FRAME
+    assert body[0].transform.translation.z == pytest.approx(T[2], abs=1e-4)
+
+
+def test_without_camera_info_root_relative_and_counted(rig):
+    rig.send(1.0, {1: _person()})
+    rows = rig.last_people()[1]
+    np.testing.assert_allclose(_xyz(rows)[0], 0.0, atol=1e-6)
+    assert rig.lifter.diag.counts["no_camera_info"] == 1 and not rig.tf
+
+
+def test_nan_and_low_confidence_joints_are_invalid(rig):
+    rig.camera_info()
+    uv, conf = _person()
+    uv[3] = np.nan
+    uv[13, 0] = np.inf
+    conf[10] = 0.05
+    rig.send(1.0, {2: (uv, conf)})
+    rows = rig.last_people()[2]
+    assert np.all(np.isfinite(_xyz(rows)))
+    assert np.flatnonzero(rows["valid"] == 0).tolist() == [3, 10, 13]
+    assert rows["confidence"][3] == rows["confidence"][13] == 0.0
+
+
+def test_time_gap_restarts_the_track(rig):
+    rig.camera_info()
+    rig.send(1.0, {4: _person()})
+    first = rig.lifter.estimator.lifter.tracks[4]
+    rig.send(1.033, {4: _person()})
+    assert rig.lifter.estimator.lifter.tracks[4] is first
+    rig.send(1.033 + 1.5, {4: _person()})  # longer than track_gap_s (0.5 s)
+    assert rig.lifter.estimator.lifter.tracks[4] is not first
+    assert len(rig.last_people()[4]) == 17
+
+
+def test_duplicate_and_backwards_stamps_of_a_looping_bag(rig):
+    rig.camera_info()
+    for k in range(5):
+        rig.send(100.0 + 0.05 * k, {1: _person()})
+    rig.send(100.2, {1: _person()})  # the same message again
+    assert rig.lifter.diag.counts["duplicate_stamps"] == 1 and len(rig.skeletons) == 5
+    rig.send(100.0, {2: _person()})  # the bag starts over: track 1 is from the "future"
+    deleted = {(m.ns, m.id) for m in rig.markers[-1].markers if m.action == Marker.DELETE}
+    assert deleted == {("track_1", 0), ("track_1", 1)}
+    assert set(rig.lifter.estimator.tracks) == {2} and set(rig.last_people()) == {2}
+
+
+def test_many_tracks_coming_and_going_stay_bounded(rig):
+    rig.camera_info()
+    deleted = set()
+    for k in range(60):  # three people at a time, a new id every frame, 10 Hz
+        rig.send(10.0 + 0.1 * k, {k + i: _person(t=T + [0.3 * i, 0, 0]) for i in range(3)})
+        deleted |= {m.ns for m in rig.markers[-1].markers if m.action == Marker.DELETE}
+        assert len(rig.lifter.estimator.tracks) <= 3 + 21  # timeout 2 s at 10 Hz
+        assert len(rig.lifter.estimator.lifter.tracks) == len(rig.lifter.estimator.tracks)
+    assert {f"track_{k}" for k in range(30)} <= deleted
+
+
+def test_diagnostics_count_frames_and_violations(rig):
+    rig.camera_info()
+    rig.send(1.0, {1: _person()})
+    rig.send(1.05, {1: _person(t=T + [2.0, 0.0, 0.0])})  # 40 m/s
+    rig.lifter.diag.publish()
+    rig.spin_until(lambda: any(s.name == "pose3d_ros: lifter" for m in rig.diagnostics for s in m.status))
+    status = [s for m in rig.diagnostics for s in m.status if s.name == "pose3d_ros: lifter"][-1]
+    values = {kv.key: kv.value for kv in status.values}
+    assert values["frames"] == "2" and values["published"] == "2" and values["poses"] == "2"
+    assert values["violation_velocity"] == "1"
+    assert not rig.last_people()[1]["valid"].any()
+    assert "latency_p50_ms" in values and "frames_rate_hz" in values
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_bad_model_file_fails_at_start_naming_the_file(ros, oracle_card, tmp_path, damage):
+    card = tmp_path / "broken.json"
+    card.write_text(oracle_card.read_text())
+    weights = tmp_path / oracle_card.with_suffix(".safetensors").name
+    if damage == "corrupt":
+        weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError, match=weights.name):
+        LifterNode(parameter_overrides=[Parameter("model", value=str(card))])

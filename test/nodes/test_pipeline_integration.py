@@ -1,0 +1,153 @@
+"""End to end on real rclpy and DDS: the sample clip through detector and lifter.
+
+1. The composed pipeline (all nodes in one process, as pose3d-pipeline runs them).
+2. The video source in a separate process, so images cross DDS between processes.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import Image, PointCloud2
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+from pose3d_ros.nodes.clouds import from_cloud, people_rows
+from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
+from pose3d_ros.nodes.lifter import LifterNode
+from pose3d_ros.nodes.pipeline import drain
+from pose3d_ros.nodes.video_source import VideoSourceNode
+from pose3d_ros.resources import sample_clip
+from pose3d_ros.skeleton import H36M17
+
+FRAMES = 96
+FRAME_ID = "camera_optical_frame"
+TIMEOUT_S = 180.0
+
+pytestmark = pytest.mark.skipif(not sample_clip().is_file(), reason="sample clip missing: run scripts/setup.sh")
+
+
+class Probe(Node):
+    """Records everything the pipeline publishes."""
+
+    def __init__(self) -> None:
+        super().__init__("probe")
+        self.images, self.keypoints, self.skeletons, self.markers, self.tf = [], [], [], [], []
+        qos = QoSProfile(depth=100)
+        self.create_subscription(Image, "image_raw", lambda m: self.images.append(m.header), qos)
+        self.create_subscription(PointCloud2, "keypoints", self.keypoints.append, qos)
+        self.create_subscription(PointCloud2, "skeletons_3d", self.skeletons.append, qos)
+        self.create_subscription(MarkerArray, "skeleton_markers", self.markers.append, qos)
+        self.create_subscription(TFMessage, "/tf", self.tf.append, qos)
+
+
+def _stamp(header) -> tuple[int, int]:
+    return header.stamp.sec, header.stamp.nanosec
+
+
+def _check_outputs(probe: Probe, image_stamps: set) -> None:
+    # One skeleton message per processed image, with that image's stamp and frame_id.
+    assert len(probe.keypoints) >= FRAMES // 3, f"detector processed only {len(probe.keypoints)} images"
+    assert [_stamp(m.header) for m in probe.skeletons] == [_stamp(m.header) for m in probe.keypoints]
+    assert all(_stamp(m.header) in image_stamps for m in probe.skeletons)
+    assert {m.header.frame_id for m in probe.skeletons} == {FRAME_ID}
+
+    with_people = [m for m in probe.skeletons if m.width > 0]
+    assert len(with_people) >= 0.8 * len(probe.skeletons), "the person in the clip was rarely lifted"
+    thighs = []
+    tf_by_stamp = {}
+    for msg in probe.tf:
+        for t in msg.transforms:
+            tf_by_stamp.setdefault(_stamp(t.header), []).append(t)
+    for msg in with_people:
+        people = people_rows(from_cloud(msg))
+        transforms = tf_by_stamp.get(_stamp(msg.header), [])
+        for tid, rows in people.items():
+            xyz = np.stack([rows["x"], rows["y"], rows["z"]], axis=-1)
+            assert 0.5 < xyz[0, 2] < 100.0, "skeleton not in front of the camera"
+            thighs.append(np.linalg.norm(xyz[H36M17.index("r_knee")] - xyz[H36M17.index("r_hip")]))
+            # TF: the body frame under the camera frame, one child frame per joint.
+            body = [t for t in transforms if t.child_frame_id == f"body_{tid}"]
+            assert len(body) == 1 and body[0].header.frame_id == FRAME_ID
+            children = {t.child_frame_id for t in transforms if t.header.frame_id == f"body_{tid}"}
+            assert children == {f"body_{tid}/{name}" for name in H36M17.joint_names}
+            q = body[0].transform.rotation
+            assert abs(np.linalg.norm([q.x, q.y, q.z, q.w]) - 1.0) < 1e-6
+
+    # A trained lifter gives human-sized bones (H36M subjects' thighs are about 0.45 m) once its
+    # window holds real frames: a new track starts from a window padded with its first frame,
+    # and the sizes settle over the first 40 or so frames, hence the second half only.
+    settled = np.median(thighs[len(thighs) // 2:])
+    assert 0.3 < settled < 0.7, f"implausible median thigh length {settled:.2f} m"
+
+    assert len(probe.markers) == len(probe.skeletons)
+    for array in probe.markers:
+        for marker in array.markers:
+            if marker.action != Marker.ADD:
+                continue
+            assert marker.header.frame_id == FRAME_ID and marker.ns.startswith("track_")
+            assert marker.scale.x > 0 and marker.pose.orientation.w == 1.0
+            if marker.type == Marker.SPHERE_LIST:
+                assert len(marker.points) == len(marker.colors) == 17
+            else:
+                assert marker.type == Marker.LINE_LIST
+                assert len(marker.points) == len(marker.colors) == 2 * len(H36M17.bones)
+
+
+def _spin_with_deadline(executor, source, lifter) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    executor.spin_once(timeout_sec=0.0)
+    while not source.finished and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
+    assert source.finished, "the source did not finish in time"
+    drain(executor, lifter)
+
+
+def test_composed_pipeline_on_sample_clip(ros):
+    source = VideoSourceNode(parameter_overrides=[Parameter("max_frames", value=FRAMES),
+                                                  Parameter("rate_hz", value=15.0)])
+    nodes = [source, KeypointDetectorNode(), LifterNode(), Probe()]
+    executor = SingleThreadedExecutor()
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        _spin_with_deadline(executor, source, nodes[2])
+        probe = nodes[3]
+        assert source.published == FRAMES
+        _check_outputs(probe, {_stamp(h) for h in probe.images})
+    finally:
+        for node in nodes:
+            node.destroy_node()
+
+
+def test_source_in_separate_process(ros):
+    detector = KeypointDetectorNode(parameter_overrides=[Parameter("reliable_input", value=True)])
+    lifter, probe = LifterNode(), Probe()
+    executor = SingleThreadedExecutor()
+    for node in (detector, lifter, probe):
+        executor.add_node(node)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pose3d_ros.nodes.video_source", "--ros-args", "-p", f"max_frames:={FRAMES}",
+         "-p", "rate_hz:=15.0", "-p", "wait_for_subscribers:=true"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while proc.poll() is None and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        assert proc.poll() == 0, f"video_source failed or timed out:\n{proc.communicate(timeout=5)[0]}"
+        # The images came from the other process's node, over DDS.
+        assert probe.images and len(probe.images) <= FRAMES
+        drain(executor, lifter)
+        _check_outputs(probe, {_stamp(h) for h in probe.images})
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for node in (detector, lifter, probe):
+            node.destroy_node()
