@@ -14,7 +14,9 @@ from ..tracking import PersonTracker, keypoint_box
 @dataclass
 class Detection:
     """One person in one image: H36M-17 keypoints (pixels) and confidences in [0, 1],
-    plus the detector's own layout."""
+    plus the detector's own layout and, where the backend estimates it, the detector's own 3D
+    (``world``: H36M-17 in metres, pelvis at the origin, axes of the camera optical frame:
+    x right, y down, z away from the camera; converted by the same rules as the 2D)."""
 
     track_id: int
     keypoints: np.ndarray  # (17, 2)
@@ -22,12 +24,17 @@ class Detection:
     source_layout: SkeletonLayout
     source_keypoints: np.ndarray  # (J_src, 2)
     source_confidence: np.ndarray  # (J_src,)
+    world: np.ndarray | None = None  # (17, 3) metres, root-relative; None: the backend has no 3D
 
     @classmethod
     def from_source(cls, track_id: int, keypoints: np.ndarray, confidence: np.ndarray,
-                    layout: SkeletonLayout) -> "Detection":
+                    layout: SkeletonLayout, world: np.ndarray | None = None) -> "Detection":
+        """``world``: the detector's 3D in its own layout (J_src, 3), metres, any origin."""
         kps, conf = to_h36m(keypoints, confidence, layout)
-        return cls(track_id, kps, np.clip(conf, 0.0, 1.0), layout, keypoints, confidence)
+        if world is not None:
+            world, _ = to_h36m(np.asarray(world, np.float32), confidence, layout)
+            world = world - world[0]
+        return cls(track_id, kps, np.clip(conf, 0.0, 1.0), layout, keypoints, confidence, world)
 
 
 def assign_track_ids(detections: list[Detection], tracker: PersonTracker) -> list[Detection]:

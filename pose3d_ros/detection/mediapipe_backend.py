@@ -43,7 +43,9 @@ class MediaPipeDetector(KeypointDetector):
         lm = result.pose_landmarks.landmark
         kps = np.array([[p.x * width, p.y * height] for p in lm], dtype=np.float32)
         conf = np.array([p.visibility for p in lm], dtype=np.float32)
-        return [Detection.from_source(self._track_id, kps, conf, BLAZEPOSE33)]
+        # World landmarks: metres, origin between the hips, x right, y down, z away from the camera.
+        world = np.array([[p.x, p.y, p.z] for p in result.pose_world_landmarks.landmark], dtype=np.float32)
+        return [Detection.from_source(self._track_id, kps, conf, BLAZEPOSE33, world)]
 
     def close(self) -> None:
         self._pose.close()
