@@ -62,12 +62,35 @@ class CameraIntrinsics:
 
 
 def normalize_with_intrinsics(uv: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
-    """Pixels -> focal-normalised image coordinates ((u - cx) / fx, (v - cy) / fy).
+    """Pixels -> focal-normalised image coordinates ((u - cx) / fx, (v - cy) / fy), with the
+    lens distortion removed when the camera has any (:func:`undistort_normalized`).
 
     The lifters take this input so that one model serves any camera: the 3D pose that
     explains such coordinates does not depend on the focal length or resolution."""
     uv = np.asarray(uv, dtype=np.float32)
-    return np.stack([(uv[..., 0] - cam.cx) / cam.fx, (uv[..., 1] - cam.cy) / cam.fy], axis=-1)
+    xy = np.stack([(uv[..., 0] - cam.cx) / cam.fx, (uv[..., 1] - cam.cy) / cam.fy], axis=-1)
+    return undistort_normalized(xy, cam.distortion) if any(cam.distortion[:5]) else xy
+
+
+def _distort(xy: np.ndarray, d: tuple[float, ...]) -> np.ndarray:
+    """Plumb-bob distortion of focal-normalised points (..., 2), d = (k1, k2, p1, p2, k3)."""
+    k1, k2, p1, p2, k3 = d
+    x, y = xy[..., 0], xy[..., 1]
+    r2 = x * x + y * y
+    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+    return np.stack([x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
+                     y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y], axis=-1)
+
+
+def undistort_normalized(xy: np.ndarray, distortion: tuple[float, ...], iterations: int = 20) -> np.ndarray:
+    """Invert the plumb-bob distortion (k1, k2, p1, p2, k3) of focal-normalised points (..., 2)
+    by fixed-point iteration (as OpenCV's undistortPoints does); returns the same dtype."""
+    d = tuple(float(v) for v in distortion[:5]) + (0.0,) * (5 - len(distortion[:5]))
+    distorted = np.asarray(xy, dtype=np.float64)
+    out = distorted.copy()
+    for _ in range(iterations):
+        out = out + (distorted - _distort(out, d))
+    return out.astype(np.asarray(xy).dtype)
 
 
 def normalize_screen(uv: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -84,15 +107,9 @@ def world_to_camera(points: np.ndarray, rotation: np.ndarray, centre: np.ndarray
 def project(points_cam: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
     """Camera-frame points (..., 3) -> pixels (..., 2), with radial/tangential distortion if any."""
     xy = points_cam[..., :2] / np.clip(points_cam[..., 2:3], 1e-6, None)
-    d = tuple(cam.distortion) + (0.0,) * (5 - len(cam.distortion))
-    k1, k2, p1, p2, k3 = d[:5]
-    if any(d[:5]):
-        x, y = xy[..., 0], xy[..., 1]
-        r2 = x * x + y * y
-        radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
-        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-        xy = np.stack([xd, yd], axis=-1)
+    d = tuple(cam.distortion[:5]) + (0.0,) * (5 - len(cam.distortion[:5]))
+    if any(d):
+        xy = _distort(xy, d)
     return xy * np.array([cam.fx, cam.fy]) + np.array([cam.cx, cam.cy])
 
 

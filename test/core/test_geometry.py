@@ -242,3 +242,22 @@ def test_body_frame_rotation_degenerate_hips():
     assert np.all(np.isfinite(rot))
     np.testing.assert_allclose(rot.T @ rot, np.eye(3), atol=1e-12)
     assert np.linalg.det(rot) == pytest.approx(1.0)
+
+
+def test_undistortion_matches_opencv_and_inverts_project():
+    import cv2
+
+    cam = CameraIntrinsics(900.0, 880.0, 650.0, 350.0, 1280, 720, (-0.28, 0.09, 0.001, -0.0015, -0.01))
+    rng = np.random.default_rng(0)
+    uv = rng.uniform([0, 0], [1280, 720], (200, 2)).astype(np.float32)
+    ours = normalize_with_intrinsics(uv, cam)
+    criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
+    theirs = cv2.undistortPointsIter(uv[:, None, :], cam.matrix, np.array(cam.distortion), None, None, criteria)[:, 0]
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    points = np.concatenate([ours, np.ones((200, 1), np.float32)], axis=-1) * 3.0
+    np.testing.assert_allclose(project(points, cam), uv, atol=0.05)
+
+
+def test_without_distortion_normalisation_is_the_plain_formula():
+    cam = CameraIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480, (0.0,) * 5)
+    np.testing.assert_allclose(normalize_with_intrinsics(np.array([[820.0, 240.0]]), cam), [[1.0, 0.0]])

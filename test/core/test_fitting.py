@@ -1,0 +1,138 @@
+"""The kinematic fitting stage and its One-Euro smoothing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose3d_ros.constraints import ConstraintLimits, bend_legality, bone_lengths, hinge_limits
+from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
+from pose3d_ros.lifting.fitting import PRIOR_BONE_LENGTHS, FitSettings, KinematicFitter, fit_to_keypoints
+from pose3d_ros.lifting.smoothing import OneEuroFilter
+from pose3d_ros.skeleton import H36M17
+
+CAM = CameraIntrinsics(1000.0, 1000.0, 640.0, 360.0, 1280, 720)
+ROOT = np.array([0.2, 0.1, 4.0])
+j = H36M17.index
+
+
+def _rotate_about(pose: np.ndarray, joint: str, angle: float) -> np.ndarray:
+    """Rotate the limb below ``joint``'s parent about the camera's y axis (a wrong depth guess)."""
+    out = pose.copy()
+    k = j(joint)
+    below = [k] + [c for c in range(17) if k in _ancestors(c)]
+    pivot = pose[H36M17.parents[k]]
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    out[below] = (pose[below] - pivot) @ rot.T + pivot
+    return out
+
+
+def _ancestors(joint: int) -> set[int]:
+    out = set()
+    while H36M17.parents[joint] >= 0:
+        joint = H36M17.parents[joint]
+        out.add(joint)
+    return out
+
+
+def _uv(pose_rel: np.ndarray) -> np.ndarray:
+    return normalize_with_intrinsics(project(pose_rel + ROOT, CAM), CAM)
+
+
+def test_fit_moves_joints_onto_their_keypoints_and_keeps_bone_lengths(standing_pose):
+    source = _rotate_about(_rotate_about(standing_pose, "l_elbow", 0.5), "r_knee", -0.4)
+    uv = _uv(standing_pose)
+    weights = np.full(17, 1e4)
+    fitted = fit_to_keypoints(source, ROOT, uv, weights, ConstraintLimits())
+    before = np.abs(_uv(source) - uv).max()
+    after = np.abs(fitted[:, :2] / fitted[:, 2:] - uv).max()
+    assert after < 0.1 * before
+    np.testing.assert_allclose(bone_lengths(fitted), bone_lengths(source), atol=1e-9)
+    error = np.linalg.norm(fitted - ROOT - standing_pose, axis=-1)
+    assert error.mean() < 0.5 * np.linalg.norm(source - standing_pose, axis=-1).mean()
+    assert error[[j("r_knee"), j("r_ankle")]].max() < 1e-3  # a shin turned in depth is seen in 2D
+
+
+def test_zero_weight_keeps_the_source_pose(standing_pose):
+    source = _rotate_about(standing_pose, "l_elbow", 0.5)
+    fitted = fit_to_keypoints(source, ROOT, _uv(standing_pose), np.zeros(17), ConstraintLimits())
+    np.testing.assert_allclose(fitted, source + ROOT, atol=1e-12)
+
+
+def test_an_illegal_knee_in_the_source_comes_out_legal(standing_pose):
+    limits = ConstraintLimits()
+    bent = standing_pose.copy()
+    bent[j("l_ankle")] = bent[j("l_knee")] + np.array([0.0, 0.3, -0.3])  # shank bent towards the camera
+    knee = 3  # l_knee in HINGES order
+    assert bend_legality(bent)[knee] < -hinge_limits(limits)[knee]
+    fitted = fit_to_keypoints(bent, ROOT, _uv(bent), np.full(17, 1e4), limits)
+    assert bend_legality(fitted - ROOT)[knee] >= -hinge_limits(limits)[knee]
+
+
+def test_tracker_holds_bone_lengths_from_noisy_sources(standing_pose):
+    rng = np.random.default_rng(1)
+    fitter = KinematicFitter(FitSettings(), seed=0)
+    lengths = []
+    for k in range(60):
+        noisy = standing_pose + rng.normal(0, 0.02, (17, 3))
+        out = fitter.update(k / 30, noisy, _uv(standing_pose), np.ones(17), CAM.fx)
+        lengths.append(bone_lengths(out.relative))
+    late = np.array(lengths[30:])
+    assert late.std(axis=0).max() < 0.003  # the raw sources vary by about 0.03 m
+    np.testing.assert_allclose(late.mean(axis=0), bone_lengths(standing_pose), atol=0.03)
+
+
+def test_first_frame_uses_the_stature_prior_and_unseen_joints_keep_the_source(standing_pose):
+    fitter = KinematicFitter(FitSettings(prior_frames=1_000_000))
+    source = _rotate_about(standing_pose, "l_elbow", 0.5)
+    confidence = np.ones(17)
+    confidence[[j("l_elbow"), j("l_wrist")]] = 0.0
+    out = fitter.update(0.0, source, _uv(standing_pose), confidence, CAM.fx)
+    np.testing.assert_allclose(bone_lengths(out.relative), PRIOR_BONE_LENGTHS, atol=1e-6)
+    forearm = out.relative[j("l_wrist")] - out.relative[j("l_elbow")]
+    src_forearm = source[j("l_wrist")] - source[j("l_elbow")]
+    assert forearm @ src_forearm / np.linalg.norm(forearm) / np.linalg.norm(src_forearm) > 0.999
+
+
+def test_the_fitter_is_causal(standing_pose):
+    rng = np.random.default_rng(2)
+    sources = standing_pose + rng.normal(0, 0.02, (40, 17, 3))
+    uvs = _uv(standing_pose) + rng.normal(0, 0.002, (40, 17, 2))
+    changed_sources, changed_uvs = sources.copy(), uvs.copy()
+    changed_sources[20:] += 0.3
+    changed_uvs[20:] += 0.05
+    a, b = KinematicFitter(seed=3), KinematicFitter(seed=3)
+    for k in range(40):
+        out_a = a.update(k / 30, sources[k], uvs[k], np.ones(17), CAM.fx)
+        out_b = b.update(k / 30, changed_sources[k], changed_uvs[k], np.ones(17), CAM.fx)
+        assert np.array_equal(out_a.joints, out_b.joints) == (k < 20)
+
+
+def test_too_few_confident_joints_give_no_pose(standing_pose):
+    out = KinematicFitter().update(0.0, standing_pose, _uv(standing_pose), np.zeros(17), CAM.fx)
+    assert out is None
+
+
+def test_one_euro_passes_a_constant_smooths_noise_and_follows_a_step():
+    rng = np.random.default_rng(4)
+    filt = OneEuroFilter(min_cutoff=1.0, beta=0.0)
+    noisy = 1.0 + rng.normal(0, 0.1, 300)
+    out = np.array([filt(np.array([x]), k / 30)[0] for k, x in enumerate(noisy)])
+    assert np.std(out[100:]) < 0.4 * np.std(noisy[100:])
+    assert abs(out[100:].mean() - 1.0) < 0.05
+    step = OneEuroFilter(min_cutoff=1.0, beta=0.0)
+    ys = [step(np.array([0.0 if k < 30 else 1.0]), k / 30)[0] for k in range(90)]
+    assert ys[29] == 0.0 and 0.0 < ys[31] < 1.0 and ys[-1] > 0.95  # causal, then converges
+
+
+def test_one_euro_restarts_when_time_goes_back():
+    filt = OneEuroFilter()
+    filt(np.array([0.0]), 1.0)
+    assert filt(np.array([5.0]), 0.5)[0] == 5.0
+
+
+@pytest.mark.parametrize("kwargs", [{"keypoint_sd_px": 0.0}, {"direction_sd": -1.0}, {"min_confidence": 1.0},
+                                    {"prior_frames": -1}])
+def test_invalid_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        FitSettings(**kwargs)
