@@ -12,11 +12,13 @@ from ..geometry import solve_root_translation
 
 @dataclass
 class PersonKeypoints:
-    """2D keypoints of one tracked person in one image (H36M-17, pixels)."""
+    """2D keypoints of one tracked person in one image (H36M-17, pixels), and the detector's own
+    3D where it has one (root-relative, metres, camera axes: detection.Detection.world)."""
 
     track_id: int
     keypoints: np.ndarray  # (17, 2) pixels
     confidence: np.ndarray  # (17,) in [0, 1]
+    world: np.ndarray | None = None  # (17, 3)
 
 
 MIN_CONFIDENCE = 0.3  # below this a joint counts as unseen (the lifter node's min_joint_confidence)

@@ -1,10 +1,13 @@
-"""Everything the lifter node does per frame, without ROS: lift, refine, place, check.
+"""Everything the lifter node does per frame, without ROS: lift, refine, fit, place, check.
 
-Per track: the causal lifter's root-relative pose, optionally the causal refiner over the
-track's last lifted poses, optionally bones rescaled to the track's online bone-length
-estimate, placed at the root translation solved from the lifter's pose against the 2D
-keypoints (metric output in the camera frame), and the anatomical checks of
-:mod:`pose3d_ros.constraints`, which flag, correct or drop (``mode``). Tracks unseen for
+Per track: a root-relative 3D pose from the chosen ``source`` (``model``: the causal learned
+lifter; ``detector``: the detector's own 3D, e.g. MediaPipe's world landmarks, the model where
+a person has none; ``fused``: their weighted mean), optionally the causal refiner over the
+track's last poses, then either the kinematic fitting stage (:mod:`.fitting`: bone lengths,
+root placement, bones turned towards the 2D keypoints, limits, smoothing) or the plain path
+(bones rescaled to the track's estimate, placed at the root translation solved against the 2D
+keypoints); finally the anatomical checks of :mod:`pose3d_ros.constraints`, which flag,
+correct or drop (``mode``). Without intrinsics the output is root-relative. Tracks unseen for
 ``track_timeout_s`` are evicted.
 """
 from __future__ import annotations
@@ -28,12 +31,14 @@ from ..constraints import (
     symmetrize,
     violated,
 )
-from ..geometry import CameraIntrinsics
-from .inputs import MIN_CONFIDENCE, PersonKeypoints
+from ..geometry import CameraIntrinsics, normalize_with_intrinsics
+from .fitting import FitSettings, KinematicFitter
+from .inputs import MIN_CONFIDENCE, PersonKeypoints, root_translation
 from .online import Person3D
 from .refinement import BoneLengthEstimator
 
 MODES = ("flag", "correct", "drop")
+SOURCES = ("model", "detector", "fused")
 SHAPE_CHECKS = ("bone_length", "symmetry", "illegal_bend")  # what "correct" repairs
 
 
@@ -54,10 +59,17 @@ class PoseSettings:
     bone_min_frames: int = 5
     track_timeout_s: float = 2.0
     fallback_intrinsics: CameraIntrinsics = field(default_factory=lambda: CameraIntrinsics.default_for(640, 480))
+    source: str = "model"
+    fusion_weight: float = 0.5  # share of the detector's 3D in the "fused" source
+    fitting: FitSettings | None = None  # None: no fitting stage
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        if not 0.0 <= self.fusion_weight <= 1.0:
+            raise ValueError(f"fusion_weight must be in [0, 1], got {self.fusion_weight}")
 
 
 @dataclass
@@ -88,11 +100,14 @@ class _Track:
     motion: MotionHistory
     metric: bool
     last_stamp: float
+    fitter: KinematicFitter | None
 
 
 class OnlinePoseEstimator:
     """Per-frame 3D skeletons of tracked people. ``counts`` accumulates, for diagnostics:
-    poses, violation_<check> per violated check, corrected, dropped, duplicate_stamps."""
+    poses, violation_<check> per violated check, corrected, dropped, duplicate_stamps,
+    no_detector_3d (people lifted by the model because the detector gave no 3D), unfitted
+    (poses the fitting stage could not place)."""
 
     def __init__(self, lifter: Lifter, settings: PoseSettings = PoseSettings(),
                  refiner: torch.nn.Module | None = None) -> None:
@@ -110,15 +125,53 @@ class OnlinePoseEstimator:
             return None
         self.last_stamp = stamp
         metric = intrinsics is not None
-        lifted = self.lifter.update(stamp, people, intrinsics or self.settings.fallback_intrinsics)
+        camera = intrinsics or self.settings.fallback_intrinsics
+        lifted, observed = self._sources(stamp, people, camera)
         tracks = [self._track(p, stamp, metric) for p in lifted]
         poses = self._refine(lifted, tracks)
         out = []
-        for person, track, pose in zip(lifted, tracks, poses):
-            skeleton = self._place_and_check(person, track, pose, stamp, metric)
+        for person, track, pose, (uv, confidence) in zip(lifted, tracks, poses, observed):
+            translation = person.translation
+            if track.fitter is not None:
+                fitted = track.fitter.update(stamp, pose, uv, confidence, camera.fx)
+                if fitted is None:
+                    self.counts["unfitted"] += 1
+                else:
+                    pose, translation = fitted.relative, fitted.translation
+            skeleton = self._place_and_check(person, track, pose, translation, stamp, metric)
             if skeleton is not None:
                 out.append(skeleton)
         return out
+
+    def _sources(self, stamp: float, people: list[PersonKeypoints], camera: CameraIntrinsics
+                 ) -> tuple[list[Person3D], list[tuple[np.ndarray, np.ndarray]]]:
+        """Each person's root-relative source pose, and their normalised 2D with confidences
+        (non-finite keypoints get confidence 0). People without a finite keypoint are skipped."""
+        source, w = self.settings.source, self.settings.fusion_weight
+        has_3d = {p.track_id: p.world is not None and np.all(np.isfinite(p.world)) for p in people}
+        if source != "model":
+            self.counts["no_detector_3d"] += sum(not v for v in has_3d.values())
+        need_model = [p for p in people if source != "detector" or not has_3d[p.track_id]]
+        modelled = {p.track_id: p for p in (self.lifter.update(stamp, need_model, camera) if need_model else [])}
+        lifted, observed = [], []
+        for person in people:
+            finite = np.all(np.isfinite(person.keypoints), axis=-1)
+            if not finite.any():
+                continue
+            confidence = np.where(finite & np.isfinite(person.confidence), person.confidence, 0.0)
+            uv = normalize_with_intrinsics(np.where(finite[:, None], person.keypoints, 0.0), camera)
+            uv = np.where(finite[:, None], uv, uv[finite].mean(axis=0)).astype(np.float64)
+            model = modelled.get(person.track_id)
+            if has_3d[person.track_id] and source != "model":
+                world = person.world - person.world[0]
+                pose = world if model is None else w * world + (1.0 - w) * model.joints
+                new = model.new_segment if model is not None else person.track_id not in self.tracks
+                model = Person3D(person.track_id, pose, confidence, root_translation(pose, uv, confidence), new)
+            if model is None:
+                continue
+            lifted.append(model)
+            observed.append((uv, confidence))
+        return lifted, observed
 
     def evict(self, stamp: float) -> list[int]:
         """Forget tracks unseen for track_timeout_s, or last seen after ``stamp`` (a bag
@@ -134,9 +187,11 @@ class OnlinePoseEstimator:
         track = self.tracks.get(person.track_id)
         if track is None or person.new_segment:
             window = self.refiner.receptive_field if self.refiner is not None else 1
+            fitting = self.settings.fitting
             track = _Track(BoneLengthEstimator(self.settings.bone_samples, self.settings.bone_min_frames,
                                                seed=person.track_id),
-                           deque(maxlen=window), MotionHistory([], []), metric, stamp)
+                           deque(maxlen=window), MotionHistory([], []), metric, stamp,
+                           None if fitting is None else KinematicFitter(fitting, seed=person.track_id))
             self.tracks[person.track_id] = track
         if track.metric != metric:  # positions change frame: velocities would be meaningless
             track.motion, track.metric = MotionHistory([], []), metric
@@ -159,11 +214,11 @@ class OnlinePoseEstimator:
                      for pose, t in zip(poses, tracks)]
         return poses
 
-    def _place_and_check(self, person: Person3D, track: _Track, pose: np.ndarray, stamp: float,
-                         metric: bool) -> Skeleton3D | None:
+    def _place_and_check(self, person: Person3D, track: _Track, pose: np.ndarray, translation: np.ndarray | None,
+                         stamp: float, metric: bool) -> Skeleton3D | None:
         s = self.settings
         estimate = track.bones.estimate()
-        translation, positions, sev = self._assess(person, track, pose, stamp, metric, estimate)
+        translation, positions, sev = self._assess(translation, track, pose, stamp, metric, estimate)
         bad = violated(sev)
         failed = tuple(name for name in CHECKS if bad[name].any())
         self.counts["poses"] += 1
@@ -174,7 +229,7 @@ class OnlinePoseEstimator:
         if s.mode == "correct" and any(name in failed for name in SHAPE_CHECKS):
             lengths = estimate if estimate is not None else symmetrize(bone_lengths(pose))
             pose = mirror_illegal_bends(rescale_bones(pose, lengths), s.limits)
-            translation, positions, sev = self._assess(person, track, pose, stamp, metric, estimate)
+            translation, positions, sev = self._assess(translation, track, pose, stamp, metric, estimate)
             bad = violated(sev)
             self.counts["corrected"] += 1
         track.motion.push(positions, stamp)
@@ -182,11 +237,13 @@ class OnlinePoseEstimator:
         return Skeleton3D(person.track_id, positions, person.confidence, valid, joint_scores(sev),
                           translation, failed)
 
-    def _assess(self, person: Person3D, track: _Track, pose: np.ndarray, stamp: float, metric: bool,
-                estimate: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray, dict[str, np.ndarray]]:
-        # The root stays where the lifter's own pose placed it: refinement and corrections reshape the
-        # pose around it (solving again from the refined pose placed the root 2 cm worse on Human3.6M).
-        translation = person.translation if metric else None
+    def _assess(self, translation: np.ndarray | None, track: _Track, pose: np.ndarray, stamp: float,
+                metric: bool, estimate: np.ndarray | None
+                ) -> tuple[np.ndarray | None, np.ndarray, dict[str, np.ndarray]]:
+        # The root stays where the source's own pose (or the fitting stage) placed it: refinement and
+        # corrections reshape the pose around it (solving again from the refined pose placed the root
+        # 2 cm worse on Human3.6M).
+        translation = translation if metric else None
         positions = pose + translation if translation is not None else pose
         sev = severities(pose, positions, stamp, self.settings.limits, estimate, track.motion,
                          None if translation is None else float(translation[2]))

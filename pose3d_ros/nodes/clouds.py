@@ -5,7 +5,10 @@ joints in H36M-17 order within a person.
 
 ``keypoints`` (2D, from the detector):
     x, y: float32 pixels in the source image; confidence: float32 in [0, 1];
-    track_id: uint32; joint: uint16 (H36M-17 index).
+    track_id: uint32; joint: uint16 (H36M-17 index); from backends that estimate 3D
+    (mediapipe) also wx, wy, wz: float32, the detector's own 3D in metres, pelvis at the
+    origin, camera optical axes (NaN for a person without it). One message carries both, so
+    the lifter never has to pair two topics by stamp.
 ``skeletons_3d`` (from the lifter):
     x, y, z: float32 metres in the camera optical frame (header.frame_id), or root-relative
     when no CameraInfo is known; confidence: float32; track_id: uint32; joint: uint16;
@@ -26,6 +29,9 @@ _FROM_DATATYPE = {v: k for k, v in _TO_DATATYPE.items()}
 KEYPOINT_DTYPE = np.dtype({"names": ["x", "y", "confidence", "track_id", "joint"],
                            "formats": ["<f4", "<f4", "<f4", "<u4", "<u2"],
                            "offsets": [0, 4, 8, 12, 16], "itemsize": 20})
+KEYPOINT_3D_DTYPE = np.dtype({"names": ["x", "y", "confidence", "track_id", "joint", "wx", "wy", "wz"],
+                              "formats": ["<f4", "<f4", "<f4", "<u4", "<u2", "<f4", "<f4", "<f4"],
+                              "offsets": [0, 4, 8, 12, 16, 20, 24, 28], "itemsize": 32})
 SKELETON_DTYPE = np.dtype({"names": ["x", "y", "z", "confidence", "track_id", "joint", "valid"],
                            "formats": ["<f4", "<f4", "<f4", "<f4", "<u4", "<u2", "u1"],
                            "offsets": [0, 4, 8, 12, 16, 20, 22], "itemsize": 24})

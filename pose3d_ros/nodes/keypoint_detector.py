@@ -14,7 +14,7 @@ from ..detection import Detection, create_detector
 from ..image_encoding import ImageError
 from ..preview import draw_keypoints
 from .camera_msgs import bgr_to_msg, rgb_from_msg
-from .clouds import KEYPOINT_DTYPE, to_cloud
+from .clouds import KEYPOINT_3D_DTYPE, KEYPOINT_DTYPE, to_cloud
 from .diagnostics import NodeDiagnostics
 from .params import Param, declare
 
@@ -63,8 +63,10 @@ def detector_options(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def detections_to_points(detections: list[Detection]) -> np.ndarray:
-    """Detections -> structured rows of the ``keypoints`` cloud (see clouds.py)."""
-    points = np.zeros(sum(len(d.keypoints) for d in detections), dtype=KEYPOINT_DTYPE)
+    """Detections -> structured rows of the ``keypoints`` cloud (see clouds.py); with the 3D
+    fields when any detection has the detector's 3D."""
+    with_3d = any(d.world is not None for d in detections)
+    points = np.zeros(sum(len(d.keypoints) for d in detections), dtype=KEYPOINT_3D_DTYPE if with_3d else KEYPOINT_DTYPE)
     row = 0
     for det in detections:
         n = len(det.keypoints)
@@ -73,6 +75,9 @@ def detections_to_points(detections: list[Detection]) -> np.ndarray:
         block["confidence"] = det.confidence
         block["track_id"] = det.track_id
         block["joint"] = np.arange(n)
+        if with_3d:
+            world = det.world if det.world is not None else np.full((n, 3), np.nan)
+            block["wx"], block["wy"], block["wz"] = world[:, 0], world[:, 1], world[:, 2]
         row += n
     return points
 

@@ -14,6 +14,7 @@ from visualization_msgs.msg import MarkerArray
 
 from ..constraints import ConstraintLimits
 from ..geometry import CameraIntrinsics
+from ..lifting.fitting import FitSettings
 from ..lifting.inputs import MIN_CONFIDENCE, PersonKeypoints
 from ..lifting.online import OnlineLifter
 from ..lifting.online_pose import OnlinePoseEstimator, PoseSettings, Skeleton3D
@@ -44,6 +45,19 @@ PARAMS = (
     Param("refiner_model", "refiner_tpnet.json",
           "Model card of a causal TP-Net-style refiner trained on this lifter's outputs, applied after it "
           "(absolute, or a file in models/; empty: none; the default was trained for the default model)"),
+    Param("source", "model", "Where each person's 3D comes from: model (the learned lifter), detector (the "
+          "detector's own 3D, e.g. MediaPipe world landmarks; the model for people without it) or fused "
+          "(their weighted mean, fusion_weight)"),
+    Param("fusion_weight", 0.5, "source fused: share of the detector's 3D (0..1)"),
+    Param("fitting", False, "Kinematic fitting stage: track bone lengths, turn bones towards the confident 2D "
+          "keypoints, respect elbow/knee limits, smooth causally (docs/lifter.md)"),
+    Param("keypoint_sd_px", 8.0, "fitting: 2D keypoint noise (pixels) of a joint at confidence 1"),
+    Param("direction_sd", 0.3, "fitting: error (radians) of the source's bone directions that the 2D may correct"),
+    Param("prior_frames", 10, "fitting: the stature prior weighs as much as this many frames of a track"),
+    Param("keypoint_cutoff_hz", 3.0, "fitting: One-Euro cut-off at rest on the 2D keypoints (0: off)"),
+    Param("keypoint_beta", 20.0, "fitting: One-Euro speed coefficient on the 2D keypoints"),
+    Param("pose_cutoff_hz", 2.0, "fitting: One-Euro cut-off at rest on the source's 3D pose (0: off)"),
+    Param("pose_beta", 2.0, "fitting: One-Euro speed coefficient on the source's 3D pose"),
     Param("constraint_mode", "flag", "Anatomical checks: flag (mark invalid), correct (rescale bones, "
           "mirror illegal bends) or drop (omit the person)"),
     Param("bone_length_limit", 0.25, "Largest relative difference of a bone to the track's estimate"),
@@ -65,7 +79,11 @@ def people_from_cloud(msg: PointCloud2) -> list[PersonKeypoints]:
         if len(rows) != 17 or not np.array_equal(rows["joint"], np.arange(17)):
             raise ValueError(f"track {tid} has joints {rows['joint'].tolist()}, expected H36M-17 (0..16)")
         kps = np.stack([rows["x"], rows["y"]], axis=-1).astype(np.float64)
-        people.append(PersonKeypoints(tid, kps, rows["confidence"].astype(np.float64)))
+        world = None
+        if "wz" in rows.dtype.names:
+            world = np.stack([rows["wx"], rows["wy"], rows["wz"]], axis=-1).astype(np.float64)
+            world = world if np.all(np.isfinite(world)) else None
+        people.append(PersonKeypoints(tid, kps, rows["confidence"].astype(np.float64), world))
     return people
 
 
@@ -89,10 +107,15 @@ def settings_from_params(p: dict) -> PoseSettings:
         illegal_elbow=p["illegal_elbow_limit"], illegal_knee=p["illegal_knee_limit"],
         velocity=p["max_joint_speed"], acceleration=p["max_joint_acceleration"],
         min_root_depth=p["min_root_depth"], max_root_depth=p["max_root_depth"])
+    fitting = FitSettings(
+        keypoint_sd_px=p["keypoint_sd_px"], direction_sd=p["direction_sd"], min_confidence=p["min_joint_confidence"],
+        prior_frames=p["prior_frames"], keypoint_cutoff_hz=p["keypoint_cutoff_hz"], keypoint_beta=p["keypoint_beta"],
+        pose_cutoff_hz=p["pose_cutoff_hz"], pose_beta=p["pose_beta"], limits=limits) if p["fitting"] else None
     return PoseSettings(
         mode=p["constraint_mode"], limits=limits, min_joint_confidence=p["min_joint_confidence"],
         bone_length_refinement=p["bone_length_refinement"], track_timeout_s=p["track_timeout_s"],
-        fallback_intrinsics=CameraIntrinsics.default_for(p["fallback_image_width"], p["fallback_image_height"]))
+        fallback_intrinsics=CameraIntrinsics.default_for(p["fallback_image_width"], p["fallback_image_height"]),
+        source=p["source"], fusion_weight=p["fusion_weight"], fitting=fitting)
 
 
 class LifterNode(Node):

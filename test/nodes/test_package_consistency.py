@@ -5,6 +5,8 @@ import ast
 import configparser
 import importlib
 import runpy
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from glob import glob
 from pathlib import Path
@@ -113,6 +115,8 @@ def test_core_and_training_never_import_rclpy():
 
 
 def test_pipeline_yaml_matches_declared_defaults():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "params_yaml.py"), "--check"])
+    assert result.returncode == 0, "config/pipeline.yaml is stale: run scripts/params_yaml.py"
     config = yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())
     assert set(config) == set(NODE_PARAMS)
     for node, params in NODE_PARAMS.items():
