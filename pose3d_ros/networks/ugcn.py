@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..skeleton import H36M17
+
 
 def hop_partition(parents: tuple[int, ...]) -> np.ndarray:
     """(3, J, J) normalised adjacency: for centre joint j and neighbour i (itself, its parent,
@@ -77,7 +79,7 @@ class UGCN(nn.Module):
     causal = False
 
     def __init__(self, num_joints_in: int = 17, in_features: int = 2, num_joints_out: int = 17,
-                 parents: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
+                 parents: tuple[int, ...] = H36M17.parents,
                  channels: int = 128, kernel: int = 5, dropout: float = 0.5, window: int = 96,
                  downsample: int = 4, merge: bool = True, spatial_graph: bool = True) -> None:
         super().__init__()

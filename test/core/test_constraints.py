@@ -81,7 +81,7 @@ def test_rescale_bones_takes_a_batch_of_poses():
 
 def test_symmetrize_averages_pairs():
     lengths = symmetrize(np.arange(16.0))
-    left, right = [H36M17.bones.index((c, H36M17.parents[c])) for c in (j("l_knee"), j("r_knee"))]
+    left, right = H36M17.bone_of(j("l_knee")), H36M17.bone_of(j("r_knee"))
     assert lengths[left] == lengths[right] == pytest.approx((left + right) / 2)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pose3d_ros.constraints import SYMMETRIC_BONES, symmetrize
+from pose3d_ros.constraints import symmetrize
 from pose3d_ros.lifting.refinement import (
     BoneLengthEstimator,
     CausalRefiner,
@@ -14,13 +14,15 @@ from pose3d_ros.lifting.refinement import (
     weighted_median,
 )
 from pose3d_ros.networks.cards import load_model, save_model
+from pose3d_ros.skeleton import H36M17
 
 TRUE = np.linspace(0.1, 0.45, 16)
 
 
 def _symmetric(lengths: np.ndarray) -> np.ndarray:
     out = lengths.copy()
-    out[SYMMETRIC_BONES[:, 0]] = out[SYMMETRIC_BONES[:, 1]]
+    left, right = zip(*H36M17.left_right_bones)
+    out[list(left)] = out[list(right)]
     return out
 
 
