@@ -187,17 +187,6 @@ def test_all_nan_person_skipped(random_lifter):
     assert [p.track_id for p in out] == [1]
 
 
-def test_forget_older_than(random_lifter):
-    random_lifter.update(0.0, [_person(1), _person(2)], CAM)
-    random_lifter.update(0.3, [_person(2), _person(3)], CAM)
-    random_lifter.update(0.5, [_person(3)], CAM)
-    assert sorted(random_lifter.forget_older_than(0.4)) == [1, 2]
-    assert set(random_lifter.tracks) == {3}
-    assert random_lifter.forget_older_than(0.5) == []
-    assert random_lifter.forget_older_than(0.6) == [3]
-    assert random_lifter.tracks == {}
-
-
 def test_lifter_input_marks_joints_below_the_threshold_unseen():
     uv = np.arange(34, dtype=float).reshape(17, 2) + 1
     conf = np.ones(17)
