@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_card
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics
 from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.lifting.online import OnlineLifter
@@ -25,7 +24,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _model(widths, channels=16) -> torch.nn.Module:
+def _model(tiny_card, widths, channels=16) -> torch.nn.Module:
     torch.manual_seed(0)
     model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], filter_widths=widths, channels=channels))
     for bn in [model.expand_bn, *model.layers_bn]:  # non-trivial BatchNorm statistics to fold
@@ -37,8 +36,8 @@ def _model(widths, channels=16) -> torch.nn.Module:
 
 
 @pytest.mark.parametrize("widths", [[3, 3], [3, 3, 3], [5, 3], [1, 1, 1]])
-def test_streaming_equals_the_model_on_edge_padded_windows(widths):
-    model = _model(widths)
+def test_streaming_equals_the_model_on_edge_padded_windows(widths, tiny_card):
+    model = _model(tiny_card, widths)
     rf = model.receptive_field
     stream = StreamingTemporalConv(model)
     seqs = torch.randn(2, 40, 17, 2)
@@ -50,13 +49,13 @@ def test_streaming_equals_the_model_on_edge_padded_windows(widths):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
-def test_non_causal_model_rejected():
+def test_non_causal_model_rejected(tiny_card):
     model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], causal=False))
     with pytest.raises(ValueError, match="causal"):
         StreamingTemporalConv(model)
 
 
-def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path):
+def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path, tiny_card):
     """A per-frame network (Tang et al.'s articulated one) lifts each frame alone, as offline."""
     torch.manual_seed(0)
     hyper = {"num_joints_in": 17, "in_features": 2, "num_joints_out": 17, "linear_size": 32, "num_stages": 1,
@@ -76,12 +75,12 @@ def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path):
         joints = np.stack([p.joints - (p.translation if p.metric else 0.0) for p in got[k]])
         np.testing.assert_allclose(joints, want, atol=1e-5)
     with pytest.raises(ValueError, match="single-frame"):
-        FramewiseStream(_model([3, 3]))
+        FramewiseStream(_model(tiny_card, [3, 3]))
 
 
 @pytest.fixture
-def card_path(tmp_path):
-    return save_model(_model([3, 3]), tmp_path / "tiny", tiny_card())
+def card_path(tmp_path, tiny_card):
+    return save_model(_model(tiny_card, [3, 3]), tmp_path / "tiny", tiny_card())
 
 
 def _frames(n: int, tracks: int = 2):

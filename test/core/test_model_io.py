@@ -8,7 +8,6 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import tiny_card
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import CARD_FORMAT, ModelLoadError, load_model, read_card, save_model
 
@@ -23,7 +22,7 @@ def _trained_like_model(card: dict) -> torch.nn.Module:
 
 
 @pytest.fixture
-def saved(tmp_path):
+def saved(tmp_path, tiny_card):
     card = tiny_card(training={"epochs": 1}, metrics={"mpjpe_mm": 99.0})
     model = _trained_like_model(card)
     cpath = save_model(model, tmp_path / "lifter", card)
@@ -54,7 +53,7 @@ def test_load_accepts_stem_weights_or_card(saved, tmp_path, name):
     assert load_model(tmp_path / name).path == tmp_path / "lifter.json"
 
 
-def test_half_precision_storage(tmp_path):
+def test_half_precision_storage(tmp_path, tiny_card):
     card = tiny_card()
     model = _trained_like_model(card)
     full = save_model(model, tmp_path / "full", card)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_training import _tiny_config, h36m_root  # noqa: F401 (fixture)
 
 from pose3d_ros.constraints import bone_lengths
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
@@ -73,8 +72,8 @@ def test_augmented_context_trains_only_the_bone_length_network():
     assert all(p.grad is None for p in model.trunk.parameters())
 
 
-def test_trainer_feeds_augmented_sequences(h36m_root, tmp_path):  # noqa: F811
-    cfg = _tiny_config(h36m_root, tmp_path)
+def test_trainer_feeds_augmented_sequences(tiny_config):
+    cfg = tiny_config
     cfg["model"] = dict(architecture="anatomy_aware", receptive_field=9, causal=True, channels=16, dropout=0.0,
                         context_frames=8)
     cfg["train"].update(epochs=1, bone_length_augmentation={"scale_range": [0.8, 1.2]},
