@@ -101,6 +101,33 @@ def tiny_card() -> Callable[..., dict]:
     return _tiny_card
 
 
+def _trained_like(model: torch.nn.Module) -> torch.nn.Module:
+    for bn in [model.expand_bn, *model.layers_bn]:
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.2, 0.2)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def trained_like() -> Callable[[torch.nn.Module], torch.nn.Module]:
+    """``trained_like(model)``: a temporal_conv model in eval mode with non-trivial batch-norm
+    statistics and affine parameters (drawn from torch's global generator), as after training,
+    so that eval mode is not the identity."""
+    return _trained_like
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread, as LifterNode runs it (extra threads only slow its small per-frame
+    products on a busy machine); the previous count is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def save_oracle_lifter(standing_pose) -> Callable[..., Path]:
     """``save_oracle_lifter(path, causal=True, **card)``: saves a tiny lifter whose output is
