@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..skeleton import H36M17, bones_of
+from .shape_check import input_shape
 
 
 def compose_bones(lengths: torch.Tensor, directions: torch.Tensor, child: list[int], parent: list[int]) -> torch.Tensor:
@@ -197,9 +198,7 @@ class AnatomyAwareModel(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 context_index: torch.Tensor | None = None, return_parts: bool = False,
                 augmented_context: torch.Tensor | None = None):
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
         n_out = t - self.receptive_field + 1
         kp = x[..., :self.kp_features]
         scores = x[..., -1].permute(0, 2, 1) if self.visibility else None

@@ -24,6 +24,7 @@ from torch import nn
 from ..skeleton import H36M17, bones_of
 from .anatomy import compose_bones
 from .articulated import HARD_JOINT_SUFFIXES
+from .shape_check import input_shape
 
 
 def _mlp(size_in: int, channels: int, size_out: int, dropout: float) -> nn.ModuleDict:
@@ -98,9 +99,7 @@ class DeepKinematicsModel(nn.Module):
         return torch.cat([p, dp, (dp ** 2).sum(-1, keepdim=True)], dim=-1)
 
     def forward(self, x: torch.Tensor, confidence: torch.Tensor | None = None, return_parts: bool = False):
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
         refined = self.refiner(x[..., :2]) if self.refiner is not None else x[..., :2]
         g = self.global_local(refined).flatten(-2)
         length_feat = _features(self.length_head, g).mean(dim=1)  # aggregated over the clip

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..skeleton import H36M17
+from .shape_check import input_shape
 
 
 def hop_partition(parents: tuple[int, ...]) -> np.ndarray:
@@ -115,10 +116,9 @@ class UGCN(nn.Module):
         return self.window
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features) or t % 2 ** self.downsample:
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}) with T a multiple of "
-                             f"{2 ** self.downsample}, got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
+        if t % 2 ** self.downsample:
+            raise ValueError(f"expected T a multiple of {2 ** self.downsample}, got {tuple(x.shape)}")
         x = x.permute(0, 3, 1, 2)  # (B, F, T, J)
         levels = []  # the down stage's output at each resolution: after blocks 1, 3, 5, 7, 9
         for k, block in enumerate(self.down):

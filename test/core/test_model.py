@@ -112,3 +112,23 @@ def test_wrong_input_shape(shape, make_model):
     model = make_model()
     with pytest.raises(ValueError):
         model(torch.randn(*shape))
+
+
+@pytest.mark.parametrize("architecture, hyperparameters", [
+    ("temporal_conv", {"filter_widths": [3], "channels": 8}),
+    ("martinez_mlp", {"linear_size": 8, "num_stages": 1}),
+    ("articulated", {"linear_size": 8}),
+    ("anatomy_aware", {"filter_widths": [3, 3], "channels": 8}),
+    ("deep_kinematics", {"channels": 8, "lstm_hidden": 4}),
+    ("ugcn", {"channels": 8, "window": 16}),
+])
+def test_every_lifter_names_the_input_it_expects(architecture, hyperparameters):
+    model = build_model(architecture, hyperparameters).eval()
+    with pytest.raises(ValueError, match=r"expected \(B, T, 17, 2\), got \(1, 16, 16, 2\)"):
+        model(torch.randn(1, 16, 16, 2))
+
+
+def test_ugcn_names_the_window_multiple_it_expects():
+    model = build_model("ugcn", {"channels": 8, "window": 16}).eval()
+    with pytest.raises(ValueError, match=r"expected T a multiple of 16, got \(1, 24, 17, 2\)"):
+        model(torch.randn(1, 24, 17, 2))
