@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from pose3d_ros.constraints import bone_lengths
 from pose3d_ros.detection import create_detector
 from pose3d_ros.geometry import CameraIntrinsics
 from pose3d_ros.lifting.inputs import PersonKeypoints
@@ -23,7 +24,7 @@ from pose3d_ros.resources import resolve, sample_clip
 from pose3d_ros.skeleton import H36M17
 from pose3d_ros.video import FrameSource
 
-BONES = (("r_hip", "r_knee"), ("r_knee", "r_ankle"), ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"))
+LIMB_BONES = ("r_knee", "r_ankle", "l_elbow", "l_wrist")  # bones named by their child joint
 
 
 def main() -> None:
@@ -49,10 +50,11 @@ def main() -> None:
                 depths.append(person.translation[2])
         index += 1
     poses = np.array(poses)
-    idx = H36M17.index
+    lengths = np.median(bone_lengths(poses), axis=0)
     print(f"{args.model}: {len(poses)} lifted frames of {index}")
-    for a, b in BONES:
-        print(f"  {a}-{b}: {np.median(np.linalg.norm(poses[:, idx(a)] - poses[:, idx(b)], axis=-1)):.3f} m")
+    for name in LIMB_BONES:
+        child = H36M17.index(name)
+        print(f"  {H36M17.joint_names[H36M17.parents[child]]}-{name}: {lengths[H36M17.bone_of(child)]:.3f} m")
     print(f"  head to ankle: {np.median(head_to_ankle(poses)):.2f} m; pelvis depth: {np.median(depths):.1f} m")
 
 

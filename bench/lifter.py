@@ -31,14 +31,17 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 import rclpy  # noqa: E402
-from builtin_interfaces.msg import Time as TimeMsg  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.time import Time  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
+from pose3d_ros.detection import Detection  # noqa: E402
 from pose3d_ros.geometry import CameraIntrinsics, project  # noqa: E402
 from pose3d_ros.nodes.camera_msgs import camera_info_msg  # noqa: E402
-from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, to_cloud  # noqa: E402
+from pose3d_ros.nodes.clouds import to_cloud  # noqa: E402
+from pose3d_ros.nodes.keypoint_detector import detections_to_points  # noqa: E402
 from pose3d_ros.nodes.lifter import LifterNode  # noqa: E402
+from pose3d_ros.skeleton import H36M17  # noqa: E402
 
 CAM = CameraIntrinsics.default_for(640, 480)
 # A standing H36M-17 pose (optical frame), root-relative, metres.
@@ -52,15 +55,14 @@ POSE = np.array([
 
 
 def keypoints_msg(k: int, track_ids: list[int], rng: np.random.Generator):
-    points = np.zeros(17 * len(track_ids), dtype=KEYPOINT_DTYPE)
+    """Frame k (30 Hz stamps) of people standing in a grid, as the detector node publishes them."""
+    people = []
     for i, tid in enumerate(track_ids):
         t = np.array([0.6 * (i % 5) - 1.2, 0.0, 3.0 + i // 5])
         uv = project(POSE + t, CAM) + rng.normal(0, 2.0, (17, 2))
-        block = points[17 * i:17 * (i + 1)]
-        block["x"], block["y"], block["confidence"] = uv[:, 0], uv[:, 1], 0.9
-        block["track_id"], block["joint"] = tid, np.arange(17)
-    ns = k * 33_333_333
-    return to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), points)
+        people.append(Detection.from_source(tid, uv, np.full(17, 0.9), H36M17))
+    header = Header(stamp=Time(nanoseconds=k * 33_333_333).to_msg(), frame_id="cam")
+    return to_cloud(header, detections_to_points(people))
 
 
 def lifter_node(device: str) -> LifterNode:

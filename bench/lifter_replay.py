@@ -22,19 +22,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from builtin_interfaces.msg import Time as TimeMsg
+from rclpy.time import Time
 from std_msgs.msg import Header
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.constraints import CHECKS  # noqa: E402
+from pose3d_ros.detection import Detection  # noqa: E402
 from pose3d_ros.lifting.online import OnlineLifter  # noqa: E402
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator  # noqa: E402
 from pose3d_ros.lifting.refinement import load_refiner  # noqa: E402
 from pose3d_ros.metrics import bone_length_std, mpjpe, mpjve, root_position_error  # noqa: E402
 from pose3d_ros.networks.cards import load_model  # noqa: E402
-from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, to_cloud  # noqa: E402
+from pose3d_ros.nodes.clouds import to_cloud  # noqa: E402
+from pose3d_ros.nodes.keypoint_detector import detections_to_points  # noqa: E402
 from pose3d_ros.nodes.lifter import PARAMS, people_from_cloud, settings_from_params  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
 from training.data import H36M_MISSING_NOTE, load_h36m  # noqa: E402
@@ -57,14 +59,11 @@ class SharedLifter:
 
 
 def cloud(k: int, seqs: list) -> object:
-    live = [(tid, s) for tid, s in enumerate(seqs) if k < len(s.keypoints_2d)]
-    points = np.zeros(17 * len(live), dtype=KEYPOINT_DTYPE)
-    for i, (tid, s) in enumerate(live):
-        block = points[17 * i:17 * (i + 1)]
-        block["x"], block["y"] = s.keypoints_2d[k, :, 0], s.keypoints_2d[k, :, 1]
-        block["confidence"], block["track_id"], block["joint"] = 1.0, tid, np.arange(17)
-    ns = k * 20_000_000
-    return to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), points)
+    """Frame k (50 Hz stamps) of the sequences still running, as the detector node publishes them."""
+    people = [Detection.from_source(tid, s.keypoints_2d[k], np.ones(17), H36M17)
+              for tid, s in enumerate(seqs) if k < len(s.keypoints_2d)]
+    header = Header(stamp=Time(nanoseconds=k * 20_000_000).to_msg(), frame_id="cam")
+    return to_cloud(header, detections_to_points(people))
 
 
 def replay_camera(seqs: list, model: Path, configs: dict) -> tuple[dict, dict]:

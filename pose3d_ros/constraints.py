@@ -28,12 +28,8 @@ import numpy as np
 
 from .skeleton import H36M17
 
-BONES = np.array(H36M17.bones)  # (16, 2): (child, parent)
-CHILD, PARENT = BONES[:, 0], BONES[:, 1]
-# Bone index (into BONES) of each left bone and of its right counterpart.
-_BONE_OF_CHILD = {int(c): i for i, c in enumerate(CHILD)}
-SYMMETRIC_BONES = np.array([(_BONE_OF_CHILD[left], _BONE_OF_CHILD[right])
-                            for left, right in zip(H36M17.joints_left, H36M17.joints_right)])
+_CHILD, _PARENT = list(H36M17.bone_children), list(H36M17.bone_parents)
+_LEFT_BONE, _RIGHT_BONE = (list(side) for side in zip(*H36M17.left_right_bones))
 # Hinge joints: (root of the plane, proximal joint, hinge, distal joint, legal sign).
 _j = H36M17.index
 HINGES = (
@@ -76,25 +72,25 @@ class MotionHistory:
 
 
 def bone_lengths(pose: np.ndarray) -> np.ndarray:
-    """(..., 17, 3) -> (..., 16) lengths of the bones in ``BONES`` order."""
-    return np.linalg.norm(pose[..., CHILD, :] - pose[..., PARENT, :], axis=-1)
+    """(..., 17, 3) -> (..., 16) lengths of the bones in ``H36M17.bones`` order."""
+    return np.linalg.norm(pose[..., _CHILD, :] - pose[..., _PARENT, :], axis=-1)
 
 
 def symmetrize(lengths: np.ndarray) -> np.ndarray:
     """Bone lengths (16,) with each left/right pair replaced by its mean."""
     out = np.array(lengths, dtype=np.float64)
-    out[SYMMETRIC_BONES[:, 0]] = out[SYMMETRIC_BONES[:, 1]] = out[SYMMETRIC_BONES].mean(axis=1)
+    out[_LEFT_BONE] = out[_RIGHT_BONE] = 0.5 * (out[_LEFT_BONE] + out[_RIGHT_BONE])
     return out
 
 
 def rescale_bones(pose: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Keep each bone's direction, set its length; the root stays where it is.
     ``pose`` (..., 17, 3), ``lengths`` (16,) or broadcastable to (..., 16)."""
-    d = pose[..., CHILD, :] - pose[..., PARENT, :]
+    d = pose[..., _CHILD, :] - pose[..., _PARENT, :]
     norms = np.linalg.norm(d, axis=-1, keepdims=True)
     d = np.where(norms > 1e-9, d * (np.asarray(lengths)[..., None] / np.maximum(norms, 1e-9)), d)
     out = pose.copy()
-    for i, (child, parent) in enumerate(BONES):  # parents come before children
+    for i, (child, parent) in enumerate(H36M17.bones):  # parents come before children
         out[..., child, :] = out[..., parent, :] + d[..., i, :]
     return out
 
@@ -149,11 +145,10 @@ def severities(pose_rel: np.ndarray, positions: np.ndarray, stamp: float, limits
     lengths = bone_lengths(pose_rel)
     if bone_estimate is not None:
         tolerance = np.maximum(limits.bone_length * bone_estimate, limits.bone_floor)
-        out["bone_length"][CHILD] = np.abs(lengths - bone_estimate) / tolerance
-    left, right = lengths[SYMMETRIC_BONES[:, 0]], lengths[SYMMETRIC_BONES[:, 1]]
+        out["bone_length"][_CHILD] = np.abs(lengths - bone_estimate) / tolerance
+    left, right = lengths[_LEFT_BONE], lengths[_RIGHT_BONE]
     asym = np.abs(left - right) / np.maximum(limits.symmetry * 0.5 * (left + right), limits.bone_floor)
-    out["symmetry"][CHILD[SYMMETRIC_BONES[:, 0]]] = asym
-    out["symmetry"][CHILD[SYMMETRIC_BONES[:, 1]]] = asym
+    out["symmetry"][list(H36M17.joints_left)] = out["symmetry"][list(H36M17.joints_right)] = asym
     out["illegal_bend"][_H_DISTAL] = np.maximum(-bend_legality(pose_rel), 0.0) / hinge_limits(limits)
     if motion is not None and motion.stamps:
         dt1 = stamp - motion.stamps[-1]

@@ -69,23 +69,21 @@ def root_position_error(pred_root: np.ndarray, target_root: np.ndarray) -> float
     return float(np.mean(np.linalg.norm(pred_root - target_root, axis=-1)))
 
 
+def _lengths(poses: np.ndarray, bones) -> np.ndarray:
+    b = np.asarray(bones)
+    return np.linalg.norm(poses[..., b[:, 0], :] - poses[..., b[:, 1], :], axis=-1)
+
+
 def bone_length_std(poses: np.ndarray, bones: tuple[tuple[int, int], ...]) -> float:
     """Temporal consistency: each bone's length standard deviation over time (axis 0),
     averaged over the (child, parent) ``bones``."""
-    b = np.asarray(bones)
-    lengths = np.linalg.norm(poses[..., b[:, 0], :] - poses[..., b[:, 1], :], axis=-1)
-    return float(np.mean(np.std(lengths, axis=0)))
+    return float(np.mean(np.std(_lengths(poses, bones), axis=0)))
 
 
 def head_to_ankle(poses: np.ndarray) -> np.ndarray:
     """Each H36M-17 pose's (..., 17, 3) distance from the head to the right ankle: the size
     check on a clip without 3D truth (a standing adult: about 1.5 m)."""
     return np.linalg.norm(poses[..., H36M17.index("head"), :] - poses[..., H36M17.index("r_ankle"), :], axis=-1)
-
-
-def _lengths(poses: np.ndarray, bones) -> np.ndarray:
-    b = np.asarray(bones)
-    return np.linalg.norm(poses[..., b[:, 0], :] - poses[..., b[:, 1], :], axis=-1)
 
 
 def symmetry_error(poses: np.ndarray, pairs: tuple[tuple[tuple[int, int], tuple[int, int]], ...]) -> np.ndarray:

@@ -5,9 +5,16 @@ H36M-17 (the VideoPose3D order) is the lifter's layout; detector layouts
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+
+
+def bones_of(parents: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """(child, parent) pairs of a kinematic tree given by each joint's parent (-1: the root)."""
+    return tuple((j, p) for j, p in enumerate(parents) if p >= 0)
 
 
 @dataclass(frozen=True)
@@ -30,10 +37,34 @@ class SkeletonLayout:
     def num_joints(self) -> int:
         return len(self.joint_names)
 
-    @property
+    @cached_property
     def bones(self) -> tuple[tuple[int, int], ...]:
-        """(child, parent) pairs, one per non-root joint."""
-        return tuple((j, p) for j, p in enumerate(self.parents) if p >= 0)
+        """(child, parent) pairs, one per non-root joint; a bone is named by its child joint."""
+        return bones_of(self.parents)
+
+    @cached_property
+    def bone_children(self) -> tuple[int, ...]:
+        """Each bone's child joint, in ``bones`` order."""
+        return tuple(c for c, _ in self.bones)
+
+    @cached_property
+    def bone_parents(self) -> tuple[int, ...]:
+        """Each bone's parent joint, in ``bones`` order."""
+        return tuple(p for _, p in self.bones)
+
+    @cached_property
+    def left_right_joints(self) -> tuple[tuple[int, int], ...]:
+        """(left joint, right joint) pairs: ``joints_left`` and ``joints_right`` zipped."""
+        return tuple(zip(self.joints_left, self.joints_right))
+
+    @cached_property
+    def left_right_bones(self) -> tuple[tuple[int, int], ...]:
+        """(left bone, right bone) indices into ``bones``: the bones named by each left/right joint pair."""
+        return tuple((self.bone_of(left), self.bone_of(right)) for left, right in self.left_right_joints)
+
+    def bone_of(self, joint: int) -> int:
+        """Index into ``bones`` of the bone whose child is ``joint`` (the root has none)."""
+        return self.bone_children.index(joint)
 
     def index(self, joint_name: str) -> int:
         return self.joint_names.index(joint_name)

@@ -141,9 +141,8 @@ def structure_metrics(pred: np.ndarray, target: np.ndarray, layout: SkeletonLayo
     length differences and each bone length's standard deviation over the frames (Dabral et al.
     Table 6), bone length RMSE against the truth (Tang et al. Table 3; bones named by their child
     joint), and for H36M-17 the share of elbows and knees bent the wrong way."""
-    names = [layout.joint_names[c] for c, _ in layout.bones]
-    pairs = tuple((layout.bones[names.index(layout.joint_names[le])], layout.bones[names.index(layout.joint_names[r])])
-                  for le, r in zip(layout.joints_left, layout.joints_right))
+    names = [layout.joint_names[c] for c in layout.bone_children]
+    pairs = tuple((layout.bones[left], layout.bones[right]) for left, right in layout.left_right_bones)
     out = {
         "symmetry_mm": dict(zip([layout.joint_names[le][2:] for le in layout.joints_left],
                                 (1000 * symmetry_error(pred, pairs)).tolist())),

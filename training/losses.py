@@ -35,8 +35,7 @@ from pose3d_ros.skeleton import SkeletonLayout
 
 def bone_vectors(pose: torch.Tensor, layout: SkeletonLayout) -> torch.Tensor:
     """(..., J, 3) -> (..., J - 1, 3) child minus parent, in ``layout.bones`` order."""
-    child, parent = zip(*layout.bones)
-    return pose[..., list(child), :] - pose[..., list(parent), :]
+    return pose[..., list(layout.bone_children), :] - pose[..., list(layout.bone_parents), :]
 
 
 def bone_lengths(pose: torch.Tensor, layout: SkeletonLayout) -> torch.Tensor:
@@ -51,12 +50,6 @@ def non_adjacent_pairs(layout: SkeletonLayout) -> list[tuple[int, int]]:
     return [(a, b) for a in range(j) for b in range(a + 1, j) if (a, b) not in bones]
 
 
-def symmetric_bone_pairs(layout: SkeletonLayout) -> list[tuple[int, int]]:
-    """(right bone, left bone) indices into ``layout.bones``, one pair per left/right joint."""
-    of_child = {c: i for i, (c, _) in enumerate(layout.bones)}
-    return [(of_child[r], of_child[le]) for le, r in zip(layout.joints_left, layout.joints_right)]
-
-
 # Zhou et al. 2017's bone groups (arms, legs, shoulders, hips): bones named by their child joint.
 RATIO_GROUPS = {"arms": ("elbow", "wrist"), "legs": ("knee", "ankle"), "shoulders": ("shoulder",),
                 "hips": ("hip",)}
@@ -66,8 +59,7 @@ def ratio_groups(layout: SkeletonLayout) -> list[list[int]]:
     """Bone indices of each group of :data:`RATIO_GROUPS` present in ``layout``."""
     groups = []
     for suffixes in RATIO_GROUPS.values():
-        idx = [i for i, (c, _) in enumerate(layout.bones)
-               if layout.joint_names[c].split("_", 1)[-1] in suffixes]
+        idx = [i for i, c in enumerate(layout.bone_children) if layout.joint_names[c].split("_", 1)[-1] in suffixes]
         if len(idx) > 1:
             groups.append(idx)
     return groups
@@ -176,7 +168,7 @@ def illegal_angle(pred: torch.Tensor) -> torch.Tensor:
 
 def symmetry(pred: torch.Tensor, layout: SkeletonLayout) -> torch.Tensor:
     """Dabral et al. Eq. 2: summed |length(right bone) - length(left bone)| over the limb pairs."""
-    right, left = zip(*symmetric_bone_pairs(layout))
+    left, right = zip(*layout.left_right_bones)
     lengths = bone_lengths(pred, layout)
     return (lengths[..., list(right)] - lengths[..., list(left)]).abs().sum(-1).mean()
 

@@ -130,7 +130,7 @@ class OnlineLifter:
 
         Non-finite keypoints get confidence 0 and are replaced by the track's previous value
         (or the mean of the finite joints); a person with no finite joint is skipped.
-        Callers bound memory with :meth:`forget_older_than`.
+        Callers bound memory with :meth:`forget`.
         """
         tracks, frames, points, kept, new_segments = [], [], [], [], []
         for person in people:
@@ -168,10 +168,3 @@ class OnlineLifter:
         """Drop these tracks' buffers."""
         for tid in track_ids:
             self.tracks.pop(tid, None)
-
-    def forget_older_than(self, stamp: float) -> list[int]:
-        """Drop tracks last seen before ``stamp``; returns their ids."""
-        gone = [tid for tid, tr in self.tracks.items() if tr.last_stamp < stamp]
-        for tid in gone:
-            del self.tracks[tid]
-        return gone

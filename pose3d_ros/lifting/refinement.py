@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constraints import CHILD, PARENT, symmetrize
+from ..constraints import symmetrize
 from ..networks.cards import LoadedModel, load_model
 from ..networks.tpnet import CausalRefiner
+from ..skeleton import H36M17
 
 
 class BoneLengthEstimator:
@@ -23,8 +24,8 @@ class BoneLengthEstimator:
 
     def __init__(self, capacity: int = 64, min_frames: int = 5, seed: int = 0) -> None:
         self.capacity, self.min_frames = capacity, min_frames
-        self.lengths = np.zeros((capacity, len(CHILD)))
-        self.weights = np.zeros((capacity, len(CHILD)))
+        self.lengths = np.zeros((capacity, len(H36M17.bones)))
+        self.weights = np.zeros((capacity, len(H36M17.bones)))
         self.seen = 0
         self.rng = np.random.default_rng(seed)
         self._estimate: np.ndarray | None = None
@@ -36,7 +37,8 @@ class BoneLengthEstimator:
         self._estimate = None
         if slot < self.capacity:
             self.lengths[slot] = lengths
-            self.weights[slot] = np.minimum(confidence[CHILD], confidence[PARENT])
+            child, parent = list(H36M17.bone_children), list(H36M17.bone_parents)
+            self.weights[slot] = np.minimum(confidence[child], confidence[parent])
 
     def estimate(self) -> np.ndarray | None:
         """(16,) lengths, or None before ``min_frames`` frames."""

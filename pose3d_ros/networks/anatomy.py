@@ -27,6 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..skeleton import H36M17, bones_of
+from .shape_check import input_shape
+
 
 def compose_bones(lengths: torch.Tensor, directions: torch.Tensor, child: list[int], parent: list[int]) -> torch.Tensor:
     """Eq. 1: joints (..., J, 3) from (..., bones) lengths and (..., bones, 3) unit directions
@@ -135,7 +138,7 @@ class AnatomyAwareModel(nn.Module):
     needs_context = True
 
     def __init__(self, num_joints_in: int = 17, in_features: int = 2, num_joints_out: int = 17,
-                 parents: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
+                 parents: tuple[int, ...] = H36M17.parents,
                  filter_widths: tuple[int, ...] = (3, 3, 3, 3), causal: bool = False, dropout: float = 0.25,
                  channels: int = 1024, num_stages: int = 2, length_channels: int | None = None,
                  gamma: float = 10.0, context_frames: int = 50, visibility: bool = False) -> None:
@@ -147,8 +150,7 @@ class AnatomyAwareModel(nn.Module):
         self.num_joints_in, self.in_features, self.num_joints_out = num_joints_in, in_features, num_joints_out
         self.causal, self.gamma, self.context_frames, self.visibility = causal, gamma, context_frames, visibility
         self.filter_widths = tuple(filter_widths)
-        self.child = [j for j, p in enumerate(parents) if p >= 0]
-        self.parent = [parents[j] for j in self.child]
+        self.child, self.parent = (list(side) for side in zip(*bones_of(parents)))
         bones = len(self.child)
         kp = in_features - 1 if visibility else in_features
         self.kp_features = kp
@@ -196,9 +198,7 @@ class AnatomyAwareModel(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
                 context_index: torch.Tensor | None = None, return_parts: bool = False,
                 augmented_context: torch.Tensor | None = None):
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
         n_out = t - self.receptive_field + 1
         kp = x[..., :self.kp_features]
         scores = x[..., -1].permute(0, 2, 1) if self.visibility else None

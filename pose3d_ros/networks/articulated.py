@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..skeleton import SkeletonLayout
+from .shape_check import input_shape
 
 HARD_JOINT_SUFFIXES = ("elbow", "wrist", "knee", "ankle")
 
@@ -73,9 +74,7 @@ class ArticulatedNet(nn.Module):
             self.refine_out = nn.Linear(linear_size, 3 * len(self.hard_joints))
 
     def forward(self, x: torch.Tensor, return_parts: bool = False):
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
         h = self.inp(x.reshape(b * t, j * f))
         # REM (Fig. 4): the first layer's features pass unchanged beside ReLU + dropout.
         y = h + self.drop(self.relu(h)) if self.rem else self.drop(self.relu(h))

@@ -21,8 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..skeleton import H36M17, bones_of
 from .anatomy import compose_bones
 from .articulated import HARD_JOINT_SUFFIXES
+from .shape_check import input_shape
 
 
 def _mlp(size_in: int, channels: int, size_out: int, dropout: float) -> nn.ModuleDict:
@@ -62,7 +64,7 @@ class DeepKinematicsModel(nn.Module):
     has_parts = True
 
     def __init__(self, num_joints_in: int = 17, in_features: int = 2, num_joints_out: int = 17,
-                 parents: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
+                 parents: tuple[int, ...] = H36M17.parents,
                  joint_names: tuple[str, ...] = (), window: int = 9, channels: int = 1024, dropout: float = 0.25,
                  refine_2d: bool = True, completion: bool = True, limb_drop_rate: float = 0.1,
                  lstm_hidden: int = 256) -> None:
@@ -72,8 +74,7 @@ class DeepKinematicsModel(nn.Module):
             raise ValueError("J_in == J_out == len(parents), each parent before its child")
         self.num_joints_in, self.in_features, self.num_joints_out = num_joints_in, in_features, num_joints_out
         self.window, self.limb_drop_rate = window, limb_drop_rate
-        self.child = [j for j, p in enumerate(parents) if p >= 0]
-        self.parent = [parents[j] for j in self.child]
+        self.child, self.parent = (list(side) for side in zip(*bones_of(parents)))
         self.limbs = [i for i, n in enumerate(joint_names) if n.split("_", 1)[-1] in HARD_JOINT_SUFFIXES]
         bones, size_in = len(self.child), 5 * num_joints_in
         self.refiner = TemporalRefiner2D(num_joints_in) if refine_2d else None
@@ -98,9 +99,7 @@ class DeepKinematicsModel(nn.Module):
         return torch.cat([p, dp, (dp ** 2).sum(-1, keepdim=True)], dim=-1)
 
     def forward(self, x: torch.Tensor, confidence: torch.Tensor | None = None, return_parts: bool = False):
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
         refined = self.refiner(x[..., :2]) if self.refiner is not None else x[..., :2]
         g = self.global_local(refined).flatten(-2)
         length_feat = _features(self.length_head, g).mean(dim=1)  # aggregated over the clip

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .shape_check import input_shape
+
 
 class SingleFrameMLP(nn.Module):
     """Martinez et al. 2017 ("A simple yet effective baseline"): residual blocks of
@@ -27,9 +29,7 @@ class SingleFrameMLP(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
         y = self.drop(self.relu(self.inp_bn(self.inp(x.reshape(b * t, j * f)))))
         for lin1, bn1, lin2, bn2 in self.stages:
             h = self.drop(self.relu(bn1(lin1(y))))

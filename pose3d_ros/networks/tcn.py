@@ -8,6 +8,8 @@ import math
 import torch
 from torch import nn
 
+from .shape_check import input_shape
+
 
 class TemporalConvModel(nn.Module):
     """Dilated temporal convolutions with residual blocks.
@@ -47,9 +49,7 @@ class TemporalConvModel(nn.Module):
         return 1 + 2 * sum(self.pads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
         x = x.reshape(b, t, j * f).permute(0, 2, 1)
         x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
         for i, pad in enumerate(self.pads[1:]):

@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..skeleton import H36M17
+from .shape_check import input_shape
+
 
 def hop_partition(parents: tuple[int, ...]) -> np.ndarray:
     """(3, J, J) normalised adjacency: for centre joint j and neighbour i (itself, its parent,
@@ -77,7 +80,7 @@ class UGCN(nn.Module):
     causal = False
 
     def __init__(self, num_joints_in: int = 17, in_features: int = 2, num_joints_out: int = 17,
-                 parents: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
+                 parents: tuple[int, ...] = H36M17.parents,
                  channels: int = 128, kernel: int = 5, dropout: float = 0.5, window: int = 96,
                  downsample: int = 4, merge: bool = True, spatial_graph: bool = True) -> None:
         super().__init__()
@@ -113,10 +116,9 @@ class UGCN(nn.Module):
         return self.window
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, j, f = x.shape
-        if (j, f) != (self.num_joints_in, self.in_features) or t % 2 ** self.downsample:
-            raise ValueError(f"expected (B, T, {self.num_joints_in}, {self.in_features}) with T a multiple of "
-                             f"{2 ** self.downsample}, got {tuple(x.shape)}")
+        b, t, j, f = input_shape(self, x)
+        if t % 2 ** self.downsample:
+            raise ValueError(f"expected T a multiple of {2 ** self.downsample}, got {tuple(x.shape)}")
         x = x.permute(0, 3, 1, 2)  # (B, F, T, J)
         levels = []  # the down stage's output at each resolution: after blocks 1, 3, 5, 7, 9
         for k, block in enumerate(self.down):

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import POSE, _bent_backwards
 from pose3d_ros.constraints import (
     CHECKS,
     HINGES,
@@ -25,22 +24,20 @@ from pose3d_ros.skeleton import H36M17
 
 j = H36M17.index
 LIMITS = ConstraintLimits()
-# Standing, facing the camera (optical frame: x right, y down, z forward; the person looks
-# towards -z), elbows and knees slightly flexed the legal way.
 H36M = Path(__file__).resolve().parents[3] / "shared" / "data" / "h36m"
 
 
-def test_plausible_pose_passes_every_check():
-    sev = severities(POSE, POSE + [0, 0, 3], 0.0, LIMITS, bone_lengths(POSE), None, 3.0)
+def test_plausible_pose_passes_every_check(standing_pose):
+    sev = severities(standing_pose, standing_pose + [0, 0, 3], 0.0, LIMITS, bone_lengths(standing_pose), None, 3.0)
     assert set(sev) == set(CHECKS)
     assert not any(v.any() for v in violated(sev).values())
     assert np.all(joint_scores(sev) > 0.9)
-    assert np.all(bend_legality(POSE) > 0)
+    assert np.all(bend_legality(standing_pose) > 0)
 
 
 @pytest.mark.parametrize("distal", ["r_wrist", "l_wrist", "r_ankle", "l_ankle"])
-def test_backward_bend_is_illegal_and_mirrored_back(distal):
-    bad = _bent_backwards(POSE, distal)
+def test_backward_bend_is_illegal_and_mirrored_back(distal, bent_pose, bent_backwards):
+    bad = bent_backwards(bent_pose, distal)
     legality = dict(zip([h[0] for h in HINGES], bend_legality(bad)))
     hinge = {"r_wrist": "r_elbow", "l_wrist": "l_elbow", "r_ankle": "r_knee", "l_ankle": "l_knee"}[distal]
     limit = LIMITS.illegal_elbow if hinge.endswith("elbow") else LIMITS.illegal_knee
@@ -48,32 +45,32 @@ def test_backward_bend_is_illegal_and_mirrored_back(distal):
     flags = violated(severities(bad, bad, 0.0, LIMITS, None, None, None))
     assert np.flatnonzero(flags["illegal_bend"]).tolist() == [j(distal)]
     fixed = mirror_illegal_bends(bad, LIMITS)
-    np.testing.assert_allclose(fixed, POSE, atol=1e-9)
+    np.testing.assert_allclose(fixed, bent_pose, atol=1e-9)
     np.testing.assert_allclose(bone_lengths(fixed), bone_lengths(bad), atol=1e-12)
 
 
-def test_bone_length_against_estimate_flags_the_child_joint():
-    long_shin = POSE.copy()
+def test_bone_length_against_estimate_flags_the_child_joint(standing_pose):
+    long_shin = standing_pose.copy()
     long_shin[j("r_ankle")] += [0.0, 0.3, 0.0]
-    flags = violated(severities(long_shin, long_shin, 0.0, LIMITS, bone_lengths(POSE), None, None))
+    flags = violated(severities(long_shin, long_shin, 0.0, LIMITS, bone_lengths(standing_pose), None, None))
     assert np.flatnonzero(flags["bone_length"]).tolist() == [j("r_ankle")]
     # ... and the same frame is asymmetric: both shins flagged.
     assert set(np.flatnonzero(flags["symmetry"])) == {j("r_ankle"), j("l_ankle")}
 
 
-def test_rescale_bones_keeps_directions():
-    lengths = bone_lengths(POSE) * np.linspace(0.8, 1.2, 16)
-    out = rescale_bones(POSE, lengths)
+def test_rescale_bones_keeps_directions(standing_pose):
+    lengths = bone_lengths(standing_pose) * np.linspace(0.8, 1.2, 16)
+    out = rescale_bones(standing_pose, lengths)
     np.testing.assert_allclose(bone_lengths(out), lengths, atol=1e-12)
-    np.testing.assert_array_equal(out[0], POSE[0])
+    np.testing.assert_array_equal(out[0], standing_pose[0])
     for child, parent in H36M17.bones:
-        a, b = POSE[child] - POSE[parent], out[child] - out[parent]
+        a, b = standing_pose[child] - standing_pose[parent], out[child] - out[parent]
         assert np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b) == pytest.approx(1.0)
 
 
-def test_rescale_bones_takes_a_batch_of_poses():
-    poses = np.stack([POSE, POSE + [0.1, 0.2, 3.0], 1.1 * POSE])
-    lengths = bone_lengths(POSE) * np.linspace(0.8, 1.2, 16)
+def test_rescale_bones_takes_a_batch_of_poses(standing_pose):
+    poses = np.stack([standing_pose, standing_pose + [0.1, 0.2, 3.0], 1.1 * standing_pose])
+    lengths = bone_lengths(standing_pose) * np.linspace(0.8, 1.2, 16)
     out = rescale_bones(poses, lengths)
     for k in range(3):
         np.testing.assert_allclose(out[k], rescale_bones(poses[k], lengths), atol=1e-12)
@@ -81,26 +78,26 @@ def test_rescale_bones_takes_a_batch_of_poses():
 
 def test_symmetrize_averages_pairs():
     lengths = symmetrize(np.arange(16.0))
-    left, right = [H36M17.bones.index((c, H36M17.parents[c])) for c in (j("l_knee"), j("r_knee"))]
+    left, right = H36M17.bone_of(j("l_knee")), H36M17.bone_of(j("r_knee"))
     assert lengths[left] == lengths[right] == pytest.approx((left + right) / 2)
 
 
-def test_velocity_and_acceleration_limits():
+def test_velocity_and_acceleration_limits(standing_pose):
     motion = MotionHistory([], [])
-    motion.push(POSE, 0.0)
-    motion.push(POSE, 0.02)
-    moved = POSE.copy()
+    motion.push(standing_pose, 0.0)
+    motion.push(standing_pose, 0.02)
+    moved = standing_pose.copy()
     moved[j("r_wrist")] += [0.0, 0.0, 0.3]  # from rest to 15 m/s in one 50 Hz frame
     flags = violated(severities(moved, moved, 0.04, LIMITS, None, motion, None))
     assert np.flatnonzero(flags["velocity"]).tolist() == [j("r_wrist")]
     assert np.flatnonzero(flags["acceleration"]).tolist() == [j("r_wrist")]
-    still = violated(severities(POSE, POSE, 0.04, LIMITS, None, motion, None))
+    still = violated(severities(standing_pose, standing_pose, 0.04, LIMITS, None, motion, None))
     assert not still["velocity"].any() and not still["acceleration"].any()
 
 
 @pytest.mark.parametrize("depth, bad", [(0.1, True), (3.0, False), (50.0, True)])
-def test_root_depth(depth, bad):
-    flags = violated(severities(POSE, POSE, 0.0, LIMITS, None, None, depth))
+def test_root_depth(depth, bad, standing_pose):
+    flags = violated(severities(standing_pose, standing_pose, 0.0, LIMITS, None, None, depth))
     assert flags["root_depth"].all() == bad and flags["root_depth"].any() == bad
 
 

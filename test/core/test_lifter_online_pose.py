@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import POSE, _bent_backwards
 from pose3d_ros.constraints import bend_legality, bone_lengths
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
 from pose3d_ros.lifting.inputs import PersonKeypoints, root_translation
@@ -20,8 +19,8 @@ T = np.array([0.2, -0.1, 3.5])
 class ScriptedLifter:
     """Stands in for OnlineLifter: returns ``self.pose`` (root-relative) for every person."""
 
-    def __init__(self) -> None:
-        self.pose, self.seen, self.forgotten = POSE, set(), []
+    def __init__(self, pose: np.ndarray) -> None:
+        self.pose, self.seen, self.forgotten = pose, set(), []
 
     def update(self, stamp, people, intrinsics):
         out = []
@@ -37,42 +36,48 @@ class ScriptedLifter:
         self.seen -= set(track_ids)
 
 
-def _person(tid=1, pose=POSE, conf=None) -> PersonKeypoints:
-    return PersonKeypoints(tid, project(pose + T, CAM), np.ones(17) if conf is None else conf)
+@pytest.fixture
+def make_person(standing_pose):
+    """``make_person(tid=1, pose=the standing pose, conf=ones)``: the pose's keypoints placed at T."""
+    def make(tid=1, pose=standing_pose, conf=None) -> PersonKeypoints:
+        return PersonKeypoints(tid, project(pose + T, CAM), np.ones(17) if conf is None else conf)
+    return make
 
 
-def _estimator(**settings) -> OnlinePoseEstimator:
-    return OnlinePoseEstimator(ScriptedLifter(), PoseSettings(**settings))
+@pytest.fixture
+def estimator(standing_pose):
+    """``estimator(**settings)``: an OnlinePoseEstimator on a ScriptedLifter of the standing pose."""
+    return lambda **settings: OnlinePoseEstimator(ScriptedLifter(standing_pose), PoseSettings(**settings))
 
 
-def test_metric_output_in_the_camera_frame():
-    out = _estimator().update(0.0, [_person()], CAM)[0]
+def test_metric_output_in_the_camera_frame(standing_pose, make_person, estimator):
+    out = estimator().update(0.0, [make_person()], CAM)[0]
     assert out.metric and out.valid.all() and not out.violations
     np.testing.assert_allclose(out.translation, T, atol=1e-6)
-    np.testing.assert_allclose(out.joints, POSE + T, atol=1e-6)
+    np.testing.assert_allclose(out.joints, standing_pose + T, atol=1e-6)
     assert 0.9 < out.score <= 1.0
 
 
-def test_without_intrinsics_root_relative():
-    out = _estimator().update(0.0, [_person()], None)[0]
+def test_without_intrinsics_root_relative(standing_pose, make_person, estimator):
+    out = estimator().update(0.0, [make_person()], None)[0]
     assert not out.metric and out.translation is None
-    np.testing.assert_allclose(out.joints, POSE)
+    np.testing.assert_allclose(out.joints, standing_pose)
 
 
-def test_low_confidence_joints_invalid_without_a_violation():
+def test_low_confidence_joints_invalid_without_a_violation(make_person, estimator):
     conf = np.ones(17)
     conf[5] = 0.1
-    est = _estimator()
-    out = est.update(0.0, [_person(conf=conf)], CAM)[0]
+    est = estimator()
+    out = est.update(0.0, [make_person(conf=conf)], CAM)[0]
     assert np.flatnonzero(~out.valid).tolist() == [5] and not out.violations
 
 
 @pytest.mark.parametrize("mode", ["flag", "correct", "drop"])
-def test_modes_on_an_illegal_elbow(mode):
-    est = _estimator(mode=mode)
-    bad = _bent_backwards(POSE, "r_wrist")
+def test_modes_on_an_illegal_elbow(mode, estimator, make_person, bent_pose, bent_backwards):
+    est = estimator(mode=mode)
+    bad = bent_backwards(bent_pose, "r_wrist")
     est.lifter.pose = bad
-    out = est.update(0.0, [_person(pose=bad)], CAM)
+    out = est.update(0.0, [make_person(pose=bad)], CAM)
     assert est.counts["violation_illegal_bend"] == 1 and est.counts["poses"] == 1
     wrist = H36M17.index("r_wrist")
     if mode == "drop":
@@ -87,43 +92,43 @@ def test_modes_on_an_illegal_elbow(mode):
     else:
         assert skeleton.valid.all() and est.counts["corrected"] == 1
         assert bend_legality(rel).min() > 0
-        np.testing.assert_allclose(rel, POSE, atol=1e-6)
+        np.testing.assert_allclose(rel, bent_pose, atol=1e-6)
 
 
-def test_bone_length_refinement_makes_bones_constant():
+def test_bone_length_refinement_makes_bones_constant(standing_pose, make_person, estimator):
     rng = np.random.default_rng(0)
-    plain, refined = _estimator(), _estimator(bone_length_refinement=True, bone_min_frames=3)
+    plain, refined = estimator(), estimator(bone_length_refinement=True, bone_min_frames=3)
     lengths = {"plain": [], "refined": []}
     for k in range(40):
-        pose = POSE * (1 + rng.normal(0, 0.05, (17, 1)))  # lifter output with jittering bones
+        pose = standing_pose * (1 + rng.normal(0, 0.05, (17, 1)))  # lifter output with jittering bones
         pose -= pose[0]
         for name, est in (("plain", plain), ("refined", refined)):
             est.lifter.pose = pose
-            out = est.update(0.02 * k, [_person()], CAM)[0]
+            out = est.update(0.02 * k, [make_person()], CAM)[0]
             lengths[name].append(bone_lengths(out.joints - out.joints[0]))
     assert np.std(lengths["refined"][10:], axis=0).mean() < 0.3 * np.std(lengths["plain"][10:], axis=0).mean()
 
 
-def test_identity_refiner_changes_nothing():
-    est = OnlinePoseEstimator(ScriptedLifter(), PoseSettings(), CausalRefiner(window=4, hidden=8))
+def test_identity_refiner_changes_nothing(standing_pose, make_person):
+    est = OnlinePoseEstimator(ScriptedLifter(standing_pose), PoseSettings(), CausalRefiner(window=4, hidden=8))
     for k in range(6):
-        out = est.update(0.02 * k, [_person(1), _person(2)], CAM)
+        out = est.update(0.02 * k, [make_person(1), make_person(2)], CAM)
         assert [s.track_id for s in out] == [1, 2]
-        np.testing.assert_allclose(out[1].joints, POSE + T, atol=1e-5)
+        np.testing.assert_allclose(out[1].joints, standing_pose + T, atol=1e-5)
     assert len(est.tracks[1].history) == 4
 
 
-def test_repeated_stamp_is_ignored():
-    est = _estimator()
-    assert est.update(1.0, [_person()], CAM)
-    assert est.update(1.0, [_person()], CAM) is None
+def test_repeated_stamp_is_ignored(make_person, estimator):
+    est = estimator()
+    assert est.update(1.0, [make_person()], CAM)
+    assert est.update(1.0, [make_person()], CAM) is None
     assert est.counts["duplicate_stamps"] == 1 and est.counts["poses"] == 1
 
 
-def test_eviction_after_timeout_and_after_a_bag_loop():
-    est = _estimator(track_timeout_s=1.0)
-    est.update(10.0, [_person(1), _person(2)], CAM)
-    est.update(10.5, [_person(2)], CAM)
+def test_eviction_after_timeout_and_after_a_bag_loop(make_person, estimator):
+    est = estimator(track_timeout_s=1.0)
+    est.update(10.0, [make_person(1), make_person(2)], CAM)
+    est.update(10.5, [make_person(2)], CAM)
     assert est.evict(11.2) == [1] and est.lifter.forgotten == [1]
     assert est.evict(0.1) == [2]  # stamps jumped back: the bag looped
     assert est.tracks == {}

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_card
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics
 from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.lifting.online import OnlineLifter
@@ -16,29 +15,22 @@ from pose3d_ros.networks.cards import load_model, save_model
 CAM = CameraIntrinsics.default_for(640, 480)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """As LifterNode runs: extra threads only slow small per-frame products on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _model(widths, channels=16) -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], filter_widths=widths, channels=channels))
-    for bn in [model.expand_bn, *model.layers_bn]:  # non-trivial BatchNorm statistics to fold
-        bn.running_mean.uniform_(-0.5, 0.5)
-        bn.running_var.uniform_(0.5, 2.0)
-        bn.weight.data.uniform_(0.5, 1.5)
-        bn.bias.data.uniform_(-0.2, 0.2)
-    return model.eval()
+@pytest.fixture
+def make_model(tiny_card, trained_like):
+    """``make_model(widths, channels=16)``: a tiny causal lifter with batch-norm statistics to fold."""
+    def make(widths, channels=16) -> torch.nn.Module:
+        torch.manual_seed(0)
+        hyper = dict(tiny_card()["hyperparameters"], filter_widths=widths, channels=channels)
+        return trained_like(build_model("temporal_conv", hyper))
+    return make
 
 
 @pytest.mark.parametrize("widths", [[3, 3], [3, 3, 3], [5, 3], [1, 1, 1]])
-def test_streaming_equals_the_model_on_edge_padded_windows(widths):
-    model = _model(widths)
+def test_streaming_equals_the_model_on_edge_padded_windows(widths, make_model):
+    model = make_model(widths)
     rf = model.receptive_field
     stream = StreamingTemporalConv(model)
     seqs = torch.randn(2, 40, 17, 2)
@@ -50,13 +42,13 @@ def test_streaming_equals_the_model_on_edge_padded_windows(widths):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
-def test_non_causal_model_rejected():
+def test_non_causal_model_rejected(tiny_card):
     model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], causal=False))
     with pytest.raises(ValueError, match="causal"):
         StreamingTemporalConv(model)
 
 
-def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path):
+def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path, make_model):
     """A per-frame network (Tang et al.'s articulated one) lifts each frame alone, as offline."""
     torch.manual_seed(0)
     hyper = {"num_joints_in": 17, "in_features": 2, "num_joints_out": 17, "linear_size": 32, "num_stages": 1,
@@ -76,12 +68,12 @@ def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path):
         joints = np.stack([p.joints - (p.translation if p.metric else 0.0) for p in got[k]])
         np.testing.assert_allclose(joints, want, atol=1e-5)
     with pytest.raises(ValueError, match="single-frame"):
-        FramewiseStream(_model([3, 3]))
+        FramewiseStream(make_model([3, 3]))
 
 
 @pytest.fixture
-def card_path(tmp_path):
-    return save_model(_model([3, 3]), tmp_path / "tiny", tiny_card())
+def card_path(tmp_path, tiny_card, make_model):
+    return save_model(make_model([3, 3]), tmp_path / "tiny", tiny_card())
 
 
 def _frames(n: int, tracks: int = 2):

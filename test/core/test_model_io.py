@@ -8,24 +8,19 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import tiny_card
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import CARD_FORMAT, ModelLoadError, load_model, read_card, save_model
 
 
-def _trained_like_model(card: dict) -> torch.nn.Module:
+def _built(card: dict) -> torch.nn.Module:
     torch.manual_seed(0)
-    model = build_model(card["architecture"], card["hyperparameters"])
-    for bn in [model.expand_bn, *model.layers_bn]:
-        bn.running_mean.uniform_(-0.1, 0.1)
-        bn.running_var.uniform_(0.5, 1.5)
-    return model.eval()
+    return build_model(card["architecture"], card["hyperparameters"])
 
 
 @pytest.fixture
-def saved(tmp_path):
+def saved(tmp_path, tiny_card, trained_like):
     card = tiny_card(training={"epochs": 1}, metrics={"mpjpe_mm": 99.0})
-    model = _trained_like_model(card)
+    model = trained_like(_built(card))
     cpath = save_model(model, tmp_path / "lifter", card)
     return model, cpath
 
@@ -54,9 +49,9 @@ def test_load_accepts_stem_weights_or_card(saved, tmp_path, name):
     assert load_model(tmp_path / name).path == tmp_path / "lifter.json"
 
 
-def test_half_precision_storage(tmp_path):
+def test_half_precision_storage(tmp_path, tiny_card, trained_like):
     card = tiny_card()
-    model = _trained_like_model(card)
+    model = trained_like(_built(card))
     full = save_model(model, tmp_path / "full", card)
     half = save_model(model, tmp_path / "half", card, half=True)
     with safe_open(str(tmp_path / "half.safetensors"), framework="pt") as f:

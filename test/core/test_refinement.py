@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pose3d_ros.constraints import SYMMETRIC_BONES, symmetrize
+from pose3d_ros.constraints import symmetrize
 from pose3d_ros.lifting.refinement import (
     BoneLengthEstimator,
     CausalRefiner,
@@ -14,13 +14,15 @@ from pose3d_ros.lifting.refinement import (
     weighted_median,
 )
 from pose3d_ros.networks.cards import load_model, save_model
+from pose3d_ros.skeleton import H36M17
 
 TRUE = np.linspace(0.1, 0.45, 16)
 
 
 def _symmetric(lengths: np.ndarray) -> np.ndarray:
     out = lengths.copy()
-    out[SYMMETRIC_BONES[:, 0]] = out[SYMMETRIC_BONES[:, 1]]
+    left, right = zip(*H36M17.left_right_bones)
+    out[list(left)] = out[list(right)]
     return out
 
 
@@ -82,17 +84,17 @@ def test_refiner_round_trip(tmp_path):
     assert isinstance(loaded.model, CausalRefiner) and loaded.model.receptive_field == 4
 
 
-def test_load_refiner_rejects_a_lifter(tmp_path, tiny_card_factory):
+def test_load_refiner_rejects_a_lifter(tmp_path, tiny_card):
     from pose3d_ros.networks import build_model
-    card = tiny_card_factory()
+    card = tiny_card()
     path = save_model(build_model("temporal_conv", card["hyperparameters"]), tmp_path / "lifter", card)
     with pytest.raises(ValueError, match="not a tpnet_refiner"):
         load_refiner(path)
 
 
-def test_refiner_mismatch_names_the_other_lifter_or_weights(tmp_path, tiny_card_factory):
+def test_refiner_mismatch_names_the_other_lifter_or_weights(tmp_path, tiny_card):
     from pose3d_ros.networks import build_model
-    card = tiny_card_factory()
+    card = tiny_card()
     lifter = load_model(save_model(build_model("temporal_conv", card["hyperparameters"]), tmp_path / "lifter_a", card))
     assert refiner_mismatch({}, lifter) is None
     assert refiner_mismatch({"lifter": "lifter_a.json", "lifter_sha256": lifter.card["sha256"]}, lifter) is None

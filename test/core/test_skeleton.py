@@ -46,6 +46,20 @@ def test_flip_permutation(layout):
     assert sided == set(layout.joints_left) | set(layout.joints_right)
 
 
+@pytest.mark.parametrize("layout", list(LAYOUTS.values()), ids=list(LAYOUTS))
+def test_bone_and_left_right_indices(layout):
+    assert list(zip(layout.bone_children, layout.bone_parents)) == list(layout.bones)
+    for child, parent in layout.bones:
+        assert layout.parents[child] == parent and layout.bones[layout.bone_of(child)] == (child, parent)
+    assert len(layout.left_right_bones) == len(layout.left_right_joints) == len(layout.joints_left)
+    perm = layout.flip_permutation()
+    for (left, right), (left_bone, right_bone) in zip(layout.left_right_joints, layout.left_right_bones):
+        assert perm[left] == right
+        # each pair of bones is named by the pair of joints: the flip maps one bone onto the other
+        assert layout.bone_children[left_bone] == left and layout.bone_children[right_bone] == right
+        assert perm[layout.bone_parents[left_bone]] == layout.bone_parents[right_bone]
+
+
 def test_h36m_order():
     assert H36M17.num_joints == 17
     assert H36M17.index("pelvis") == 0 and H36M17.index("thorax") == 8 and H36M17.index("r_wrist") == 16

@@ -12,16 +12,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from builtin_interfaces.msg import Time as TimeMsg
+from rclpy.time import Time
 from std_msgs.msg import Header
 
+from pose3d_ros.detection import Detection
 from pose3d_ros.lifting.online import OnlineLifter
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator
 from pose3d_ros.metrics import mpjpe
 from pose3d_ros.networks.cards import load_model
-from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, to_cloud
+from pose3d_ros.nodes.clouds import to_cloud
+from pose3d_ros.nodes.keypoint_detector import detections_to_points
 from pose3d_ros.nodes.lifter import PARAMS, people_from_cloud, settings_from_params
+from pose3d_ros.skeleton import H36M17
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "h36m"
@@ -45,25 +47,13 @@ def sequences():
 
 
 def _cloud(k: int, sequences) -> object:
-    points = np.zeros(17 * len(sequences), dtype=KEYPOINT_DTYPE)
-    for tid, seq in enumerate(sequences):
-        block = points[17 * tid:17 * (tid + 1)]
-        block["x"], block["y"] = seq.keypoints_2d[k, :, 0], seq.keypoints_2d[k, :, 1]
-        block["confidence"], block["track_id"], block["joint"] = 1.0, tid, np.arange(17)
-    ns = k * 20_000_000  # 50 Hz
-    return to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), points)
+    """Frame k (50 Hz stamps) of every sequence, as the detector node publishes it."""
+    people = [Detection.from_source(tid, seq.keypoints_2d[k], np.ones(17), H36M17) for tid, seq in enumerate(sequences)]
+    header = Header(stamp=Time(nanoseconds=k * 20_000_000).to_msg(), frame_id="cam")
+    return to_cloud(header, detections_to_points(people))
 
 
-@pytest.fixture
-def one_thread():
-    """As in the node (LifterNode sets it)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_streaming_replay_equals_offline_evaluation(sequences, one_thread):
+def test_streaming_replay_equals_offline_evaluation(sequences, one_torch_thread):
     from training.evaluate import evaluate
     loaded = load_model(MODEL)
     offline = evaluate(loaded.model, sequences, loaded.receptive_field, loaded.causal)

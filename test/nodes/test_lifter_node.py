@@ -25,10 +25,8 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
-from conftest import POSE, tiny_card
 from pose3d_ros.geometry import CameraIntrinsics, project
-from pose3d_ros.networks import build_model
-from pose3d_ros.networks.cards import ModelLoadError, save_model
+from pose3d_ros.networks.cards import ModelLoadError
 from pose3d_ros.nodes.camera_msgs import camera_info_msg
 from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, from_cloud, people_rows, to_cloud
 from pose3d_ros.nodes.lifter import LifterNode
@@ -40,14 +38,9 @@ DEADLINE_S = 30.0
 
 
 @pytest.fixture(scope="module")
-def oracle_card(tmp_path_factory):
-    """A causal tiny lifter whose output is always POSE (shrink weights 0, bias = POSE)."""
-    torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
-    with torch.no_grad():
-        model.shrink.weight.zero_()
-        model.shrink.bias.copy_(torch.from_numpy(POSE.reshape(-1)).float())
-    return save_model(model, tmp_path_factory.mktemp("model") / "oracle", tiny_card())
+def oracle_card(tmp_path_factory, save_oracle_lifter):
+    """A causal tiny lifter whose output is always the standing pose."""
+    return save_oracle_lifter(tmp_path_factory.mktemp("model") / "oracle")
 
 
 class Rig:
@@ -126,22 +119,26 @@ def rig(ros, oracle_card):
     rig.close()
 
 
-def _person(conf: float = 1.0, t=T) -> tuple[np.ndarray, np.ndarray]:
-    return project(POSE + t, CAM), np.full(17, conf)
+@pytest.fixture
+def make_person(standing_pose):
+    """``make_person(conf=1.0, t=T)``: keypoints and confidences of the standing pose placed at t."""
+    def make(conf: float = 1.0, t=T) -> tuple[np.ndarray, np.ndarray]:
+        return project(standing_pose + t, CAM), np.full(17, conf)
+    return make
 
 
 def _xyz(rows) -> np.ndarray:
     return np.stack([rows["x"], rows["y"], rows["z"]], axis=-1).astype(np.float64)
 
 
-def test_metric_skeleton_markers_and_tf(rig):
+def test_metric_skeleton_markers_and_tf(rig, standing_pose, make_person):
     rig.camera_info()
-    rig.send(1.0, {7: _person()})
+    rig.send(1.0, {7: make_person()})
     msg = rig.skeletons[-1]
     assert msg.header.frame_id == FRAME and (msg.header.stamp.sec, msg.header.stamp.nanosec) == (1, 0)
     assert [f.name for f in msg.fields] == ["x", "y", "z", "confidence", "track_id", "joint", "valid"]
     rows = rig.last_people()[7]
-    np.testing.assert_allclose(_xyz(rows), POSE + T, atol=1e-4)
+    np.testing.assert_allclose(_xyz(rows), standing_pose + T, atol=1e-4)
     assert rows["valid"].all() and np.all(rows["confidence"] == 1.0)
     markers = rig.markers[-1].markers
     assert {(m.ns, m.id, m.action) for m in markers} == {("track_7", 0, Marker.ADD), ("track_7", 1, Marker.ADD)}
@@ -151,16 +148,16 @@ def test_metric_skeleton_markers_and_tf(rig):
     assert body[0].transform.translation.z == pytest.approx(T[2], abs=1e-4)
 
 
-def test_without_camera_info_root_relative_and_counted(rig):
-    rig.send(1.0, {1: _person()})
+def test_without_camera_info_root_relative_and_counted(rig, make_person):
+    rig.send(1.0, {1: make_person()})
     rows = rig.last_people()[1]
     np.testing.assert_allclose(_xyz(rows)[0], 0.0, atol=1e-6)
     assert rig.lifter.diag.counts["no_camera_info"] == 1 and not rig.tf
 
 
-def test_nan_and_low_confidence_joints_are_invalid(rig):
+def test_nan_and_low_confidence_joints_are_invalid(rig, make_person):
     rig.camera_info()
-    uv, conf = _person()
+    uv, conf = make_person()
     uv[3] = np.nan
     uv[13, 0] = np.inf
     conf[10] = 0.05
@@ -171,44 +168,44 @@ def test_nan_and_low_confidence_joints_are_invalid(rig):
     assert rows["confidence"][3] == rows["confidence"][13] == 0.0
 
 
-def test_time_gap_restarts_the_track(rig):
+def test_time_gap_restarts_the_track(rig, make_person):
     rig.camera_info()
-    rig.send(1.0, {4: _person()})
+    rig.send(1.0, {4: make_person()})
     first = rig.lifter.estimator.lifter.tracks[4]
-    rig.send(1.033, {4: _person()})
+    rig.send(1.033, {4: make_person()})
     assert rig.lifter.estimator.lifter.tracks[4] is first
-    rig.send(1.033 + 1.5, {4: _person()})  # longer than track_gap_s (0.5 s)
+    rig.send(1.033 + 1.5, {4: make_person()})  # longer than track_gap_s (0.5 s)
     assert rig.lifter.estimator.lifter.tracks[4] is not first
     assert len(rig.last_people()[4]) == 17
 
 
-def test_duplicate_and_backwards_stamps_of_a_looping_bag(rig):
+def test_duplicate_and_backwards_stamps_of_a_looping_bag(rig, make_person):
     rig.camera_info()
     for k in range(5):
-        rig.send(100.0 + 0.05 * k, {1: _person()})
-    rig.send(100.2, {1: _person()})  # the same message again
+        rig.send(100.0 + 0.05 * k, {1: make_person()})
+    rig.send(100.2, {1: make_person()})  # the same message again
     assert rig.lifter.diag.counts["duplicate_stamps"] == 1 and len(rig.skeletons) == 5
-    rig.send(100.0, {2: _person()})  # the bag starts over: track 1 is from the "future"
+    rig.send(100.0, {2: make_person()})  # the bag starts over: track 1 is from the "future"
     deleted = {(m.ns, m.id) for m in rig.markers[-1].markers if m.action == Marker.DELETE}
     assert deleted == {("track_1", 0), ("track_1", 1)}
     assert set(rig.lifter.estimator.tracks) == {2} and set(rig.last_people()) == {2}
 
 
-def test_many_tracks_coming_and_going_stay_bounded(rig):
+def test_many_tracks_coming_and_going_stay_bounded(rig, make_person):
     rig.camera_info()
     deleted = set()
     for k in range(60):  # three people at a time, a new id every frame, 10 Hz
-        rig.send(10.0 + 0.1 * k, {k + i: _person(t=T + [0.3 * i, 0, 0]) for i in range(3)})
+        rig.send(10.0 + 0.1 * k, {k + i: make_person(t=T + [0.3 * i, 0, 0]) for i in range(3)})
         deleted |= {m.ns for m in rig.markers[-1].markers if m.action == Marker.DELETE}
         assert len(rig.lifter.estimator.tracks) <= 3 + 21  # timeout 2 s at 10 Hz
         assert len(rig.lifter.estimator.lifter.tracks) == len(rig.lifter.estimator.tracks)
     assert {f"track_{k}" for k in range(30)} <= deleted
 
 
-def test_diagnostics_count_frames_and_violations(rig):
+def test_diagnostics_count_frames_and_violations(rig, make_person):
     rig.camera_info()
-    rig.send(1.0, {1: _person()})
-    rig.send(1.05, {1: _person(t=T + [2.0, 0.0, 0.0])})  # 40 m/s
+    rig.send(1.0, {1: make_person()})
+    rig.send(1.05, {1: make_person(t=T + [2.0, 0.0, 0.0])})  # 40 m/s
     rig.lifter.diag.publish()
     rig.spin_until(lambda: any(s.name == "pose3d_ros: lifter" for m in rig.diagnostics for s in m.status))
     status = [s for m in rig.diagnostics for s in m.status if s.name == "pose3d_ros: lifter"][-1]

@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_training import _tiny_config, h36m_root  # noqa: F401 (fixture)
 
-from pose3d_ros.constraints import SYMMETRIC_BONES, bone_lengths
+from pose3d_ros.constraints import bone_lengths
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
 from pose3d_ros.networks.anatomy import AnatomyAwareModel
 from pose3d_ros.skeleton import H36M17
@@ -30,18 +29,19 @@ def test_variant_keeps_root_and_directions_and_projects_new_2d():
     inputs, joints = bone_length_variant(seq, np.random.default_rng(0), (0.8, 1.2))
     np.testing.assert_allclose(joints[:, 0], seq.positions_3d[:, 0])
     old, new = bone_lengths(seq.positions_3d), bone_lengths(joints)
-    child, parent = zip(*H36M17.bones)
-    a = seq.positions_3d[:, list(child)] - seq.positions_3d[:, list(parent)]
-    b = joints[:, list(child)] - joints[:, list(parent)]
+    child, parent = list(H36M17.bone_children), list(H36M17.bone_parents)
+    a = seq.positions_3d[:, child] - seq.positions_3d[:, parent]
+    b = joints[:, child] - joints[:, parent]
     cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
     np.testing.assert_allclose(cosine, 1.0, atol=1e-9)
     # One new skeleton for the whole sequence, left and right alike, within the scale range
     # of each (symmetrised) mean length.
     np.testing.assert_allclose(new, np.broadcast_to(new[0], new.shape), atol=1e-9)
-    np.testing.assert_allclose(new[0, SYMMETRIC_BONES[:, 0]], new[0, SYMMETRIC_BONES[:, 1]], atol=1e-9)
+    left, right = (list(side) for side in zip(*H36M17.left_right_bones))
+    np.testing.assert_allclose(new[0, left], new[0, right], atol=1e-9)
     mean = old.mean(axis=0)
     pair_mean = mean.copy()
-    pair_mean[SYMMETRIC_BONES[:, 0]] = pair_mean[SYMMETRIC_BONES[:, 1]] = mean[SYMMETRIC_BONES].mean(axis=1)
+    pair_mean[left] = pair_mean[right] = (mean[left] + mean[right]) / 2
     assert np.all(new[0] >= 0.8 * pair_mean - 1e-9) and np.all(new[0] <= 1.2 * pair_mean + 1e-9)
     assert not np.allclose(new[0], pair_mean, rtol=0.01)
     np.testing.assert_allclose(inputs, normalize_with_intrinsics(project(joints, CAM), CAM), atol=1e-6)
@@ -72,8 +72,8 @@ def test_augmented_context_trains_only_the_bone_length_network():
     assert all(p.grad is None for p in model.trunk.parameters())
 
 
-def test_trainer_feeds_augmented_sequences(h36m_root, tmp_path):  # noqa: F811
-    cfg = _tiny_config(h36m_root, tmp_path)
+def test_trainer_feeds_augmented_sequences(tiny_config):
+    cfg = tiny_config
     cfg["model"] = dict(architecture="anatomy_aware", receptive_field=9, causal=True, channels=16, dropout=0.0,
                         context_frames=8)
     cfg["train"].update(epochs=1, bone_length_augmentation={"scale_range": [0.8, 1.2]},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_training import _tiny_config, h36m_root  # noqa: F401 (fixture)
 
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.anatomy import AnatomyAwareModel
@@ -199,17 +198,16 @@ def test_seed_models_accept_the_humaneva_skeleton():
     assert articulated(x).shape == (1, 16, 15, 3)
 
 
-def _train(root, tmp_path, model: dict, losses: dict, epochs: int = 4, **train_opts):
-    cfg = _tiny_config(root, tmp_path)
+def _train(cfg: dict, model: dict, losses: dict, epochs: int = 4, **train_opts):
     cfg["model"] = model
     cfg["train"].update(epochs=epochs, losses=losses, **train_opts)
     torch.manual_seed(0)
     return load_model(train(cfg, resume=False))
 
 
-def test_anatomy_aware_model_trains_end_to_end(h36m_root, tmp_path):  # noqa: F811
-    loaded = _train(h36m_root, tmp_path, dict(architecture="anatomy_aware", receptive_field=9, causal=True,
-                                                channels=32, dropout=0.0, context_frames=8),
+def test_anatomy_aware_model_trains_end_to_end(tiny_config, h36m_root):
+    loaded = _train(tiny_config, dict(architecture="anatomy_aware", receptive_field=9, causal=True,
+                                      channels=32, dropout=0.0, context_frames=8),
                     {"bone_direction": 0.015, "bone_length": 0.05, "context_mpjpe": 1.0, "joint_shift": 0.1})
     history = loaded.card["training"]["history"]
     assert loaded.card["architecture"] == "anatomy_aware" and loaded.causal and loaded.receptive_field == 9
@@ -221,8 +219,8 @@ def test_anatomy_aware_model_trains_end_to_end(h36m_root, tmp_path):  # noqa: F8
     assert set(again["structure"]) == {"symmetry_mm", "bone_std_mm", "bone_rmse_mm", "illegal_bend_pct"}
 
 
-def test_articulated_model_and_structure_losses_train_end_to_end(h36m_root, tmp_path):  # noqa: F811
-    loaded = _train(h36m_root, tmp_path, dict(architecture="articulated", linear_size=64, num_stages=1, dropout=0.0),
+def test_articulated_model_and_structure_losses_train_end_to_end(tiny_config):
+    loaded = _train(tiny_config, dict(architecture="articulated", linear_size=64, num_stages=1, dropout=0.0),
                     {"basic_mpjpe": 1.0, "hard_joint_mpjpe": 1.0, "symmetry": 0.05, "illegal_angle": 0.03,
                      "bone_ratio": 0.03})
     history = loaded.card["training"]["history"]
@@ -231,8 +229,8 @@ def test_articulated_model_and_structure_losses_train_end_to_end(h36m_root, tmp_
     assert loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"] > 0
 
 
-def test_ugcn_with_motion_loss_trains_on_windows(h36m_root, tmp_path):  # noqa: F811
-    loaded = _train(h36m_root, tmp_path, dict(architecture="ugcn", channels=8, window=16, dropout=0.0),
+def test_ugcn_with_motion_loss_trains_on_windows(tiny_config):
+    loaded = _train(tiny_config, dict(architecture="ugcn", channels=8, window=16, dropout=0.0),
                     {"squared_position": 1.0, "motion": {"weight": 1.0, "intervals": [2, 4], "operators": ["cross"]}},
                     epochs=3, batch_size=4)
     assert loaded.card["sequence_window"] == 16 and loaded.receptive_field == 16
@@ -241,9 +239,9 @@ def test_ugcn_with_motion_loss_trains_on_windows(h36m_root, tmp_path):  # noqa: 
     assert loaded.card["metrics"]["h36m_s9_s11"]["frames"] == 4 * 2 * 120  # sliding windows cover every frame
 
 
-def test_deep_kinematics_trains_on_clips(h36m_root, tmp_path):  # noqa: F811
-    loaded = _train(h36m_root, tmp_path, dict(architecture="deep_kinematics", window=5, channels=32, lstm_hidden=8,
-                                                dropout=0.0, refine_2d=False),
+def test_deep_kinematics_trains_on_clips(tiny_config):
+    loaded = _train(tiny_config, dict(architecture="deep_kinematics", window=5, channels=32, lstm_hidden=8,
+                                      dropout=0.0, refine_2d=False),
                     {"bone_length_l1": 1.0, "bone_direction_cosine": 1.0, "composed_squared_position": 1.0,
                      "completion": 0.1}, epochs=3, batch_size=8)
     history = loaded.card["training"]["history"]
@@ -251,10 +249,10 @@ def test_deep_kinematics_trains_on_clips(h36m_root, tmp_path):  # noqa: F811
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
 
 
-def test_deep_kinematics_2d_refiner_learns_from_the_projection_losses(h36m_root, tmp_path):  # noqa: F811
+def test_deep_kinematics_2d_refiner_learns_from_the_projection_losses(tiny_config):
     """Xu's 2D stage: trained by projection consistency and the 2D loss against the true 2D."""
-    loaded = _train(h36m_root, tmp_path, dict(architecture="deep_kinematics", window=5, channels=32, lstm_hidden=8,
-                                                dropout=0.0, refine_2d=True),
+    loaded = _train(tiny_config, dict(architecture="deep_kinematics", window=5, channels=32, lstm_hidden=8,
+                                      dropout=0.0, refine_2d=True),
                     {"temporal_2d": 1.0, "projection": {"weight": 0.1, "constancy": 1.0}},
                     epochs=2, batch_size=8, noise_std=0.01)
     last = loaded.model.refiner.net[-1]  # zero-initialised: non-zero only if the 2D losses reached it
@@ -284,19 +282,18 @@ def test_every_config_builds_its_model_and_objective():
         build_objective(cfg["train"].get("losses"), layout, reference_lengths=torch.ones(layout.num_joints - 1))
 
 
-def test_structure_metrics_by_hand():
+def test_structure_metrics_by_hand(standing_pose):
     """Dabral et al. Table 6 and Tang et al. Table 3 metrics, as evaluate() reports them."""
-    from conftest import STANDING_POSE
     from pose3d_ros.metrics import bone_length_rmse, illegal_bend_share, symmetry_error
     from training.evaluate import structure_metrics
 
-    poses = np.repeat(STANDING_POSE[None], 4, axis=0)
+    poses = np.repeat(standing_pose[None], 4, axis=0)
     pairs = (((12, 11), (15, 14)),)  # left and right upper arm
     assert symmetry_error(poses, pairs) == pytest.approx([0.0], abs=1e-12)
     longer = poses.copy()
     longer[:, 15] += [-0.01, 0.0, 0.0]
     longer[:, 16] += [-0.01, 0.0, 0.0]
-    upper = np.linalg.norm(STANDING_POSE[15] - STANDING_POSE[14])
+    upper = np.linalg.norm(standing_pose[15] - standing_pose[14])
     grown = np.linalg.norm(longer[0, 15] - longer[0, 14])
     assert symmetry_error(longer, pairs) == pytest.approx([grown - upper])
     assert bone_length_rmse(longer, poses, ((15, 14), (16, 15))) == pytest.approx([grown - upper, 0.0], abs=1e-12)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_training import _tiny_config, h36m_root  # noqa: F401 (fixture)
 
 from pose3d_ros.lifting.refinement import load_refiner
 from pose3d_ros.networks.cards import load_model
@@ -20,9 +19,9 @@ def test_windows_hold_the_past_or_both_sides_edge_padded(centred):
     assert np.array_equal(w, np.clip(np.arange(6)[:, None] + offsets, 0, 5))
 
 
-def test_bidirectional_refiner_trains_and_is_refused_by_the_online_loader(h36m_root, tmp_path):  # noqa: F811
+def test_bidirectional_refiner_trains_and_is_refused_by_the_online_loader(tiny_config, h36m_root, tmp_path):
     torch.manual_seed(0)
-    lifter = train(_tiny_config(h36m_root, tmp_path), resume=False)
+    lifter = train(tiny_config, resume=False)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "h36m").symlink_to(h36m_root)
     out = tmp_path / "bi_refiner"

@@ -10,51 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from pose3d_ros.geometry import world_to_camera
 from pose3d_ros.lifting.sequence import predict_sequence
 from pose3d_ros.metrics import auc, pck
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import H36M17
-from training.data import load_h36m, load_humaneva, load_split, project_h36m
+from training.data import load_h36m, load_humaneva, load_split
 from training.evaluate import evaluate, evaluation_data, flip_averaged, input_normalization, model_inputs, root_relative
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, paper_tables, render_results, write_plots
 from training.train import _drop_joints, _xy, train
-
-CAMERA = {"R": np.eye(3).tolist(), "T": [0.0, 0.0, -5.0], "f": [1000.0, 1000.0], "c": [500.0, 500.0],
-          "k": [0.0, 0.0, 0.0], "p": [0.0, 0.0], "res_w": 1000, "res_h": 1000}
-
-
-def _walking_poses(rng: np.random.Generator, frames: int) -> np.ndarray:
-    """A rest pose whose limbs swing sinusoidally, drifting slowly: learnable 2D -> 3D."""
-    rest = rng.normal(0.0, 0.25, size=(17, 3))
-    rest[0] = 0.0
-    t = np.arange(frames)[:, None, None]
-    swing = 0.1 * np.sin(2 * np.pi * t / 40 + np.arange(17)[None, :, None])
-    drift = np.concatenate([0.005 * t[:, :, 0:1], np.zeros((frames, 1, 2))], axis=-1)
-    return (rest + swing + drift).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def h36m_root(tmp_path_factory):
-    """A miniature dataset in the compact format of ../shared/data/h36m."""
-    root = tmp_path_factory.mktemp("h36m")
-    rng = np.random.default_rng(0)
-    positions, cameras = {}, {}
-    for subject in ("S1", "S5", "S9", "S11"):
-        cameras[subject] = {"cam_a": CAMERA, "cam_b": dict(CAMERA, T=[0.5, 0.0, -6.0])}
-        for action in ("Walking", "Eating 2"):
-            positions[f"{subject}|{action}"] = _walking_poses(rng, 120)
-    np.savez(root / "h36m_positions_3d17.npz", **positions)
-    (root / "h36m_cameras.json").write_text(json.dumps(cameras))
-    sh = {}
-    for key, world in positions.items():
-        for cam_id, cam in cameras[key.split("|")[0]].items():
-            uv = project_h36m(world_to_camera(world, np.array(cam["R"]), np.array(cam["T"])), cam)
-            sh[f"{key}|{cam_id}"] = np.delete(uv, 9, axis=1).astype(np.float16)
-    np.savez(root / "h36m_sh_pt_mpii_2d16.npz", **sh)
-    return root
 
 
 def test_load_h36m_projects_into_each_camera(h36m_root):
@@ -145,21 +110,9 @@ def test_pck_and_auc_by_hand():
     assert auc(pred, target, 0.150, steps=3) == pytest.approx(100 * (1 + 1 + 2) / 12)
 
 
-def _tiny_config(root, out) -> dict:
-    return {
-        "name": "tiny",
-        "data": {"root": str(root), "inputs": "gt", "train_subjects": ["S1", "S5"]},
-        "model": {"receptive_field": 9, "causal": True, "channels": 32, "dropout": 0.0},
-        "train": {"epochs": 4, "batch_size": 8, "chunk": 16, "lr": 0.003, "lr_decay": 0.95,
-                  "noise_std": 0.0, "flip": True, "seed": 0, "threads": 1},
-        "output": {"dir": str(out / "ckpt"), "export": str(out / "models" / "tiny")},
-        "reference": {"source": "test", "p1_mm": 1.0},
-    }
-
-
-def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tmp_path):
+def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tiny_config):
     torch.manual_seed(0)
-    card_path = train(_tiny_config(h36m_root, tmp_path), resume=False)
+    card_path = train(tiny_config, resume=False)
     loaded = load_model(card_path)
     history = loaded.card["training"]["history"]
     assert len(history) == 4
@@ -171,8 +124,8 @@ def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tmp_path):
     assert again["p1_mm"] == pytest.approx(loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"], rel=1e-4)
 
 
-def test_training_resumes_from_its_checkpoint(h36m_root, tmp_path):
-    cfg = _tiny_config(h36m_root, tmp_path)
+def test_training_resumes_from_its_checkpoint(tiny_config):
+    cfg = tiny_config
     cfg["train"]["epochs"] = 2
     train(cfg, resume=False)
     cfg["train"]["epochs"] = 3
@@ -180,9 +133,9 @@ def test_training_resumes_from_its_checkpoint(h36m_root, tmp_path):
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
-def test_results_report_lists_every_record(h36m_root, tmp_path):
+def test_results_report_lists_every_record(h36m_root, tmp_path, tiny_config):
     torch.manual_seed(0)
-    loaded = load_model(train(_tiny_config(h36m_root, tmp_path), resume=False))
+    loaded = load_model(train(tiny_config, resume=False))
     seqs = load_h36m(h36m_root, ("S9",), "gt")
     metrics = evaluate(loaded.model, seqs, loaded.receptive_field, True)
     assert len(metrics["per_joint_p1_mm"]) == 17 and set(metrics["actions"]) == {"Walking", "Eating"}
@@ -282,11 +235,11 @@ def test_load_humaneva_rotates_into_the_camera(tmp_path):
     assert np.allclose(model_inputs(seqs[0]), [-1.0, -0.75])  # pixel (0, 0), screen-normalised
 
 
-def test_export_copies_card_and_weights(h36m_root, tmp_path):
+def test_export_copies_card_and_weights(tmp_path, tiny_config):
     from training.export import export
 
     torch.manual_seed(0)
-    source = load_model(train(_tiny_config(h36m_root, tmp_path), resume=False))
+    source = load_model(train(tiny_config, resume=False))
     path = export(source.path, "shipped", half=True, models_dir=tmp_path / "shipped_models")
     shipped = load_model(path)
     assert path.name == "shipped.json" and shipped.card["metrics"] == source.card["metrics"]
@@ -301,9 +254,9 @@ def _mirror(a: np.ndarray) -> np.ndarray:
     return m
 
 
-def test_test_time_flip_makes_predictions_mirror_equivariant(tiny_card_factory):
+def test_test_time_flip_makes_predictions_mirror_equivariant(tiny_card):
     torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card_factory()["hyperparameters"]).eval()
+    model = build_model("temporal_conv", tiny_card()["hyperparameters"]).eval()
     x = np.random.default_rng(0).normal(size=(30, 17, 2)).astype(np.float32)
     plain = predict_sequence(model, x, 9, True)
     assert not np.allclose(predict_sequence(model, _mirror(x), 9, True), _mirror(plain), atol=1e-3)
@@ -324,8 +277,8 @@ def test_joint_dropout_zeroes_whole_joints_at_its_rate_and_scaling_keeps_the_con
     assert torch.equal(_xy(x[..., :2], lambda p: 2 * p), 2 * x[..., :2])
 
 
-def test_confidence_channel_training_with_joint_dropout(h36m_root, tmp_path):
-    cfg = _tiny_config(h36m_root, tmp_path)
+def test_confidence_channel_training_with_joint_dropout(h36m_root, tiny_config):
+    cfg = tiny_config
     cfg["train"]["joint_dropout"] = 0.1
     with pytest.raises(ValueError, match="confidence channel"):
         train(cfg, resume=False)
@@ -342,7 +295,7 @@ def test_confidence_channel_training_with_joint_dropout(h36m_root, tmp_path):
                                   predict_sequence(loaded.model, seen, 9, True))
 
 
-def test_two_process_training_with_torchrun(h36m_root, tmp_path):
+def test_two_process_training_with_torchrun(tmp_path, tiny_config):
     """torch.distributed (gloo on CPU): two ranks split the chunks and rank 0 exports."""
     import socket
     import subprocess
@@ -350,7 +303,7 @@ def test_two_process_training_with_torchrun(h36m_root, tmp_path):
 
     import yaml
 
-    cfg = _tiny_config(h36m_root, tmp_path)
+    cfg = tiny_config
     cfg["train"]["epochs"] = 2
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     with socket.socket() as s:  # a free port on the loopback interface
@@ -369,8 +322,8 @@ def test_two_process_training_with_torchrun(h36m_root, tmp_path):
     assert len(history) == 2 and loaded.card["training"]["hardware"].startswith("2 x")
 
 
-def test_single_frame_baseline_trains(h36m_root, tmp_path):
-    cfg = _tiny_config(h36m_root, tmp_path)
+def test_single_frame_baseline_trains(tiny_config):
+    cfg = tiny_config
     cfg["model"] = {"architecture": "martinez_mlp", "linear_size": 64, "num_stages": 1, "dropout": 0.0}
     loaded = load_model(train(cfg, resume=False))
     history = loaded.card["training"]["history"]
@@ -383,8 +336,8 @@ def test_single_frame_baseline_trains(h36m_root, tmp_path):
         assert torch.allclose(loaded.model(x[:, 2:3]), out[:, 2:3], atol=1e-5)  # frame by frame
 
 
-def test_trajectory_model_predicts_the_root_position(h36m_root, tmp_path):
-    cfg = _tiny_config(h36m_root, tmp_path)
+def test_trajectory_model_predicts_the_root_position(tiny_config):
+    cfg = tiny_config
     cfg["model"]["target"] = "trajectory"
     cfg["train"].update(epochs=8, batch_size=2, lr=0.03)  # enough steps to reach depths of 5 m
     loaded = load_model(train(cfg, resume=False))
