@@ -204,9 +204,3 @@ def ros():
     rclpy.init()
     yield
     rclpy.try_shutdown()
-
-
-@pytest.fixture
-def standing_pose() -> np.ndarray:
-    """The standing H36M-17 pose (camera optical frame, root-relative, metres), a fresh copy."""
-    return STANDING_POSE.copy()
