@@ -29,7 +29,9 @@ metres. Index [:, p] is reference person p (Trial_1: P = 1, use [:, 0]).
 
 A joint is triangulated (robust DLT over view pairs, see pose3d_ros/triangulation.py) from the
 views whose 2D confidence is >= MIN_CONFIDENCE and whose re-projection error is within
-THRESHOLD_PX; NaN where fewer than two views agree. Per-camera detection caches:
+THRESHOLD_PX; NaN where fewer than two views agree. A view whose detector swapped left and
+right (BlazePose does, seen from behind) has its labels mirrored first when the mirrored labels
+agree better with the other views. Per-camera detection caches:
 .cache/multiview/<demo>/detections/<backend>_w<width>_<camera>.npz with keypoints (F, N, 17, 2)
 full-image pixels, confidence (F, N, 17), world (F, N, 17, 3), track_id (F, N) (N: the most
 people in one frame; padded with NaN / 0 / -1); width 0: full resolution (the reference views).
@@ -49,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.calibration import CalibratedCamera, read_qualisys  # noqa: E402
 from pose3d_ros.detection import create_detector  # noqa: E402
+from pose3d_ros.skeleton import H36M17  # noqa: E402
 from pose3d_ros.triangulation import epipolar_distance, triangulate, undistort_normalized  # noqa: E402
 from pose3d_ros.video import FrameSource  # noqa: E402
 
@@ -199,6 +202,29 @@ def associate(cams: list[CalibratedCamera], xy: list[np.ndarray], conf: list[np.
     return [g for g in groups if len(g) >= 2]
 
 
+def orient_left_right(cams: list[CalibratedCamera], xy: np.ndarray, conf: np.ndarray, views: list[int]) -> set[int]:
+    """The views of one person (xy (V, 17, 2) normalised, conf (V, 17)) whose detector swapped left
+    and right (BlazePose does, seen from behind): a view is flipped when its mirrored labels agree
+    better (median epipolar distance) with the other views, two passes over the views."""
+    perm = H36M17.flip_permutation()
+    flipped: set[int] = set()
+
+    def disagreement(v: int, mirror: bool) -> float:
+        x, c = (xy[v][perm], conf[v][perm]) if mirror else (xy[v], conf[v])
+        d = []
+        for u in views:
+            if u != v:
+                xu, cu = (xy[u][perm], conf[u][perm]) if u in flipped else (xy[u], conf[u])
+                d.append(_pair_distance(cams[u], xu, cu, cams[v], x, c))
+        return float(np.median(d))
+
+    for _ in range(2):
+        for v in views:
+            if disagreement(v, v not in flipped) < disagreement(v, v in flipped):
+                flipped ^= {v}
+    return flipped
+
+
 def _triangulate_group(cams, kp, conf, views: list[int]):
     """Robust triangulation of one person's 17 joints from ``views``: (17, 3) world, (17,) errors."""
     if len(views) < 2:
@@ -217,6 +243,7 @@ def reference(demo: str, backend: str = "mediapipe", eval_width: int = 640) -> d
     conf = [np.where(np.isfinite(d["keypoints"][..., 0]), d["confidence"], 0.0) for d in dets]
     offsets = estimate_offsets(cams, xy, conf)
     n_frames = len(dets[0]["keypoints"])
+    flip = H36M17.flip_permutation()
     people: list[dict] = []  # reference people: last centre (world) and frame
     ref_all, ref_others, err_all, err_others = ({} for _ in range(4))
     for f in range(n_frames):
@@ -230,10 +257,14 @@ def reference(demo: str, backend: str = "mediapipe", eval_width: int = 640) -> d
         for g in sorted(groups, key=len, reverse=True):
             kp = np.zeros((len(cams), 17, 2))
             cf = np.zeros((len(cams), 17))
+            xg = np.zeros((len(cams), 17, 2))
             for v, p in g.items():
                 kp[v] = dets[v]["keypoints"][frame[v], keep[v][p]]
                 cf[v] = cs[v][keep[v][p]]
+                xg[v] = xs[v][keep[v][p]]
             views = sorted(g)
+            for v in orient_left_right(cams, xg, cf, views):
+                kp[v], cf[v] = kp[v][flip], cf[v][flip]
             pts_all, e_all = _triangulate_group(cams, kp, cf, views)
             pts_oth, e_oth = _triangulate_group(cams, kp, cf, [v for v in views if v != 0])
             if np.all(np.isnan(pts_all)):
