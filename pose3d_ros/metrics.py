@@ -106,3 +106,30 @@ def illegal_bend_share(poses: np.ndarray, tolerance: float = 0.0) -> float:
     of illegal non-torso angles under Akhter and Black's limits; this is our elbow/knee version."""
     legality = np.array([bend_legality(p) for p in np.asarray(poses, dtype=np.float64).reshape(-1, 17, 3)])
     return float(100.0 * np.mean(legality < -tolerance))
+
+
+def reference_scores(pred: np.ndarray, target: np.ndarray, bones: tuple[tuple[int, int], ...],
+                     absolute: bool = True, root: int = 0, min_joints: int = 12) -> dict[str, float | int | np.ndarray]:
+    """Predicted poses (F, J, 3) against reference poses (F, J, 3) of the same frames and camera,
+    NaN where unknown. A frame scores where pred is complete and the reference has its root and at
+    least ``min_joints`` joints; errors average over the reference's known joints: ``p_mpjpe``
+    (Procrustes per frame on those joints); ``mpjpe`` of the root-relative poses; ``root_error``
+    (``root_position_error``; NaN unless ``absolute``: pred has a metric position); ``bone_std``
+    (``bone_length_std`` of pred over the scored frames); ``per_joint`` (J,) root-relative errors;
+    ``frames`` scored. Same units as the inputs; NaN when no frame scores."""
+    pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
+    known = np.all(np.isfinite(target), axis=-1)
+    ok = np.all(np.isfinite(pred), axis=(1, 2)) & known[:, root] & (known.sum(axis=1) >= min_joints)
+    if not ok.any():
+        nan = float("nan")
+        return {"p_mpjpe": nan, "mpjpe": nan, "root_error": nan, "bone_std": nan,
+                "per_joint": np.full(pred.shape[1], nan), "frames": 0}
+    pred, target, known = pred[ok], target[ok], known[ok]
+    rel, trel = pred - pred[:, root:root + 1], target - target[:, root:root + 1]
+    counts = known.sum(axis=1)
+    aligned = [p_mpjpe(p[k][None], t[k][None]) for p, t, k in zip(pred, target, known)]
+    per_joint = np.array([mpjpe(rel[known[:, j], j], trel[known[:, j], j]) if known[:, j].any() else np.nan
+                          for j in range(pred.shape[1])])
+    return {"p_mpjpe": float(np.dot(aligned, counts) / counts.sum()), "mpjpe": mpjpe(rel[known], trel[known]),
+            "root_error": root_position_error(pred[:, root], target[:, root]) if absolute else float("nan"),
+            "bone_std": bone_length_std(pred, bones), "per_joint": per_joint, "frames": int(ok.sum())}

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from pose3d_ros.metrics import mpjpe, mpjve, n_mpjpe, p_mpjpe
+from pose3d_ros.skeleton import H36M17
 
 
 def _rotation(rng) -> np.ndarray:
@@ -79,3 +80,43 @@ def test_mpjve():
     # differences (1, 0, 0) and (-1, 2, 0): errors 1 and sqrt(5)
     pred = np.array([[[0, 0, 0]], [[1, 0, 0]], [[0, 2, 0]]], dtype=float)
     assert mpjve(pred, np.zeros_like(pred)) == pytest.approx((1 + math.sqrt(5)) / 2)
+
+
+def test_reference_scores_hand_computed():
+    from pose3d_ros.metrics import reference_scores
+    bones = ((1, 0), (2, 1))
+    target = np.zeros((3, 3, 3))
+    target[:, 1, 0], target[:, 2, 0] = 1.0, 2.0
+    target[:, :, 2] += 4.0
+    pred = target.copy()
+    pred[:, :, 2] += 0.5  # 0.5 deeper everywhere: root error only
+    pred[1, 2, 1] = 0.3  # frame 1's last joint 0.3 off: one bone longer
+    pred[2, 0] = np.nan  # frame 2 not scored
+    s = reference_scores(pred, target, bones, min_joints=3)
+    assert s["frames"] == 2
+    assert s["root_error"] == pytest.approx(0.5)
+    assert s["mpjpe"] == pytest.approx(0.3 / 6)
+    np.testing.assert_allclose(s["per_joint"], [0.0, 0.0, 0.15])
+    assert 0.0 < s["p_mpjpe"] < s["mpjpe"]
+    longer = math.hypot(1.0, 0.3)
+    assert s["bone_std"] == pytest.approx(np.std([1.0, longer]) / 2)
+    assert math.isnan(reference_scores(pred, target, bones, absolute=False)["root_error"])
+    empty = reference_scores(pred[2:], target[2:], bones)
+    assert empty["frames"] == 0 and math.isnan(empty["mpjpe"])
+
+
+def test_reference_scores_skip_unknown_reference_joints():
+    from pose3d_ros.metrics import reference_scores
+    rng = np.random.default_rng(2)
+    target = rng.normal(size=(4, 17, 3))
+    pred = target + rng.normal(scale=0.05, size=target.shape)
+    pred[:, 16] += 1.0  # a joint far off, but unknown to the reference in frames 0-2
+    target[:3, 16] = np.nan
+    target[3, 0] = np.nan  # no root: frame 3 not scored
+    s = reference_scores(pred, target, H36M17.bones)
+    full = reference_scores(pred[:3, :16], target[:3, :16], H36M17.bones[:15], min_joints=12)
+    assert s["frames"] == 3
+    assert s["mpjpe"] == pytest.approx(full["mpjpe"])
+    assert s["p_mpjpe"] == pytest.approx(full["p_mpjpe"])
+    assert math.isnan(s["per_joint"][16])
+    assert reference_scores(pred, target, H36M17.bones, min_joints=17)["frames"] == 0
