@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pose3d_ros.geometry import CameraIntrinsics, world_to_camera
+from pose3d_ros.geometry import CameraIntrinsics, normalize_screen, normalize_with_intrinsics, world_to_camera
 from pose3d_ros.skeleton import H36M17, HUMANEVA15, SkeletonLayout
 
 H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
@@ -49,6 +49,24 @@ class Sequence:
         if self.dataset == "3dhp":
             return self.subject
         return self.action_name if self.dataset == "h36m" else f"{self.action_name} {self.subject}"
+
+
+def model_inputs(seq: Sequence) -> np.ndarray:
+    """The lifter's input for a sequence: focal-normalised 2D keypoints, or screen-normalised
+    ones where the dataset has no intrinsics (see input_normalization)."""
+    if seq.intrinsics is None:
+        return normalize_screen(seq.keypoints_2d, *seq.image_size)
+    return normalize_with_intrinsics(seq.keypoints_2d, seq.intrinsics)
+
+
+def input_normalization(seq: Sequence) -> str:
+    """The model-card name of the normalisation model_inputs applies to ``seq``."""
+    return "screen" if seq.intrinsics is None else "intrinsics"
+
+
+def root_relative(positions: np.ndarray) -> np.ndarray:
+    """(N, J, 3) joints relative to the root (joint 0) of each frame."""
+    return positions - positions[:, :1]
 
 
 def project_h36m(points_cam: np.ndarray, cam: dict) -> np.ndarray:

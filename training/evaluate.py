@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pose3d_ros.geometry import normalize_screen, normalize_with_intrinsics
 from pose3d_ros.lifting.sequence import predict_sequence
 from pose3d_ros.metrics import (
     bone_length_rmse,
@@ -39,27 +38,10 @@ from pose3d_ros.metrics import (
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import SkeletonLayout
 
-from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split
+from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split, model_inputs, root_relative
 from .generators import flip_pose
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def model_inputs(seq: Sequence) -> np.ndarray:
-    """The lifter's input for a sequence: focal-normalised 2D keypoints, or screen-normalised
-    ones where the dataset has no intrinsics (see input_normalization)."""
-    if seq.intrinsics is None:
-        return normalize_screen(seq.keypoints_2d, *seq.image_size)
-    return normalize_with_intrinsics(seq.keypoints_2d, seq.intrinsics)
-
-
-def input_normalization(seq: Sequence) -> str:
-    """The model-card name of the normalisation model_inputs applies to ``seq``."""
-    return "screen" if seq.intrinsics is None else "intrinsics"
-
-
-def root_relative(positions: np.ndarray) -> np.ndarray:
-    return positions - positions[:, :1]
 
 
 def evaluate_trajectory(model: torch.nn.Module, sequences: list[Sequence], receptive_field: int,

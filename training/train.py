@@ -33,8 +33,8 @@ from pose3d_ros.networks.cards import save_model
 from pose3d_ros.networks.tcn import filter_widths_for, set_bn_momentum
 
 from .augmentation import bone_length_variant
-from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, load_split
-from .evaluate import evaluate, evaluate_trajectory, input_normalization, model_inputs, root_relative
+from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, input_normalization, load_split, model_inputs, root_relative
+from .evaluate import evaluate, evaluate_trajectory
 from .generators import ChunkedDataset, flip_pose
 from .losses import Batch, Objective, bone_lengths, build_objective, mpjpe
 

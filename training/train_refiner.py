@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pose3d_ros.lifting.sequence import predict_sequence
 from pose3d_ros.metrics import mpjpe, mpjve
 from pose3d_ros.networks.cards import LoadedModel, load_model, save_model
 from pose3d_ros.networks.tpnet import BidirectionalRefiner, CausalRefiner
 from pose3d_ros.skeleton import H36M17
 
-from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m
-from .evaluate import model_inputs, predict_sequence, root_relative
+from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m, model_inputs, root_relative
 
 
 def lifter_outputs(loaded: LoadedModel, root: Path, subjects: tuple[str, ...], cameras: int, inputs: str = "gt"):

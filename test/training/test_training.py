@@ -16,8 +16,16 @@ from pose3d_ros.metrics import auc, pck
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import H36M17
-from training.data import load_h36m, load_humaneva, load_split, project_h36m
-from training.evaluate import evaluate, evaluation_data, flip_averaged, input_normalization, model_inputs, root_relative
+from training.data import (
+    input_normalization,
+    load_h36m,
+    load_humaneva,
+    load_split,
+    model_inputs,
+    project_h36m,
+    root_relative,
+)
+from training.evaluate import evaluate, evaluation_data, flip_averaged
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, paper_tables, render_results, write_plots
 from training.train import _drop_joints, _xy, train
