@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pose3d_ros.geometry import CameraIntrinsics, normalize_screen, normalize_with_intrinsics, world_to_camera
 from pose3d_ros.skeleton import H36M17, HUMANEVA15, SkeletonLayout
+
+if TYPE_CHECKING:
+    from .config import DataConfig
 
 H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 H36M_TEST_SUBJECTS = ("S9", "S11")
@@ -154,22 +158,13 @@ def load_humaneva(root: str | Path, split: str, actions: tuple[str, ...] = HUMAN
     return out
 
 
-def load_split(data: dict, split: str) -> list[Sequence]:
-    """The ``train`` or ``test`` split of a config's ``data`` section (dataset, root, inputs, ...).
+def load_split(data: DataConfig, split: str) -> list[Sequence]:
+    """The ``train`` or ``test`` split of a config's ``data`` section.
 
     On Human3.6M ``inputs`` may list several kinds of 2D (``[gt, sh]``): the training split has
     every sequence once from each, the test split is on the first kind."""
-    dataset = data.get("dataset", "h36m")
-    if dataset == "h36m":
-        inputs = data.get("inputs", "gt")
-        kinds = [inputs] if isinstance(inputs, str) else list(inputs)
-        if split == "train":
-            subjects = tuple(data.get("train_subjects", H36M_TRAIN_SUBJECTS))
-            return [s for kind in kinds for s in load_h36m(data["root"], subjects, kind, data.get("frame_step", 1))]
-        return load_h36m(data["root"], H36M_TEST_SUBJECTS, kinds[0])
-    if dataset == "humaneva":
-        if data.get("inputs", "gt") != "gt":
-            raise ValueError("HumanEva-I has ground-truth 2D inputs only")
-        return load_humaneva(data["root"], "Train" if split == "train" else "Validate",
-                             tuple(data.get("actions", HUMANEVA_ACTIONS)))
-    raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(DATASET_LAYOUTS)}")
+    if data.dataset == "humaneva":
+        return load_humaneva(data.root, "Train" if split == "train" else "Validate", data.actions)
+    if split == "train":
+        return [s for kind in data.kinds for s in load_h36m(data.root, data.train_subjects, kind, data.frame_step)]
+    return load_h36m(data.root, H36M_TEST_SUBJECTS, data.kinds[0])

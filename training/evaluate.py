@@ -10,6 +10,7 @@ row named ``<model>+flip``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import shlex
@@ -38,6 +39,7 @@ from pose3d_ros.metrics import (
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import SkeletonLayout
 
+from .config import DataConfig
 from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split, model_inputs, root_relative
 from .generators import flip_pose
 
@@ -137,13 +139,13 @@ def structure_metrics(pred: np.ndarray, target: np.ndarray, layout: SkeletonLayo
     return out
 
 
-def evaluation_data(card: dict, dataset: str, root: Path, inputs: str) -> dict:
+def evaluation_data(card: dict, dataset: str, root: Path, inputs: str) -> DataConfig:
     """The ``data`` section of the test split for a model card: on HumanEva-I, only the actions
     the model was trained on (Tang et al. train and test on Walk and Jog)."""
-    data = {"dataset": dataset, "root": str(root), "inputs": inputs}
+    data = DataConfig(str(root), dataset, inputs)
     trained = card.get("training", {}).get("data", {})
     if dataset == "humaneva" and trained.get("dataset") == "humaneva" and trained.get("actions"):
-        data["actions"] = list(trained["actions"])
+        return dataclasses.replace(data, actions=tuple(trained["actions"]))
     return data
 
 

@@ -305,16 +305,32 @@ LOSSES: dict[str, tuple[str, _Term]] = {
 }
 
 
+# The options a loss takes besides its weight.
+LOSS_OPTIONS: dict[str, tuple[str, ...]] = {"motion": ("intervals", "operators"), "projection": ("constancy",),
+                                            "hard_joint_mpjpe": ("joints",)}
+
+
+def loss_options(name: str, value) -> tuple[float, dict]:
+    """(weight, options) of one ``train.losses`` entry: a weight, or {weight: w, option: value};
+    an unknown loss or option raises naming it."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}")
+    options = dict(value) if isinstance(value, dict) else {"weight": value}
+    weight = float(options.pop("weight", 1.0))
+    unknown = sorted(set(options) - set(LOSS_OPTIONS.get(name, ())))
+    if unknown:
+        raise ValueError(f"loss {name!r} has no option {unknown[0]!r}; it takes "
+                         f"{['weight', *LOSS_OPTIONS.get(name, ())]}")
+    return weight, options
+
+
 class Objective:
     """Weighted sum of named losses over a model's parts; ``terms`` holds each value."""
 
     def __init__(self, spec: dict, layout: SkeletonLayout, reference_lengths: torch.Tensor | None = None) -> None:
         self.terms: list[tuple[str, float, LossContext]] = []
         for name, value in spec.items():
-            if name not in LOSSES:
-                raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}")
-            options = dict(value) if isinstance(value, dict) else {"weight": value}
-            weight = float(options.pop("weight", 1.0))
+            weight, options = loss_options(name, value)
             if name == "bone_ratio" and reference_lengths is None:
                 raise ValueError("bone_ratio needs the training set's mean bone lengths")
             self.terms.append((name, weight, LossContext(layout, options, reference_lengths)))

@@ -11,6 +11,7 @@ from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, pro
 from pose3d_ros.networks.anatomy import AnatomyAwareModel
 from pose3d_ros.skeleton import H36M17
 from training.augmentation import bone_length_variant
+from training.config import TrainingConfig
 from training.data import Sequence
 from training.losses import Batch, build_objective
 from training.train import train
@@ -79,8 +80,8 @@ def test_trainer_feeds_augmented_sequences(h36m_root, tmp_path):  # noqa: F811
     cfg["train"].update(epochs=1, bone_length_augmentation={"scale_range": [0.8, 1.2]},
                         losses={"bone_direction": 0.015, "bone_length": 0.05, "context_mpjpe": 1.0,
                                 "augmented_bone_length": 0.05})
-    assert train(cfg, resume=False).is_file()
+    assert train(TrainingConfig.from_dict(cfg), resume=False).is_file()
     cfg["model"] = dict(architecture="temporal_conv", receptive_field=9, causal=True, channels=16, dropout=0.0)
     cfg["train"]["losses"] = {"mpjpe": 1.0}
     with pytest.raises(ValueError, match="bone-length network"):
-        train(cfg, resume=False)
+        train(TrainingConfig.from_dict(cfg), resume=False)

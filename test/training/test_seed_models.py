@@ -15,6 +15,7 @@ from pose3d_ros.networks.kinematics import DeepKinematicsModel
 from pose3d_ros.networks.tpnet import BidirectionalRefiner
 from pose3d_ros.networks.ugcn import UGCN, hop_partition
 from pose3d_ros.skeleton import H36M17, HUMANEVA15
+from training.config import TrainingConfig
 from training.data import load_h36m
 from training.evaluate import evaluate, predict_sequence
 from training.train import train
@@ -204,7 +205,7 @@ def _train(root, tmp_path, model: dict, losses: dict, epochs: int = 4, **train_o
     cfg["model"] = model
     cfg["train"].update(epochs=epochs, losses=losses, **train_opts)
     torch.manual_seed(0)
-    return load_model(train(cfg, resume=False))
+    return load_model(train(TrainingConfig.from_dict(cfg), resume=False))
 
 
 def test_anatomy_aware_model_trains_end_to_end(h36m_root, tmp_path):  # noqa: F811
@@ -262,26 +263,24 @@ def test_deep_kinematics_2d_refiner_learns_from_the_projection_losses(h36m_root,
 
 
 def test_every_config_builds_its_model_and_objective():
-    """Each training/configs/*.yaml names a known architecture, valid arguments and known losses
-    (widths shrunk so that the check stays fast)."""
+    """Each training/configs/**/*.yaml loads, builds its model (widths shrunk so that the check
+    stays fast) and its objective, and is named after its file."""
+    import dataclasses
     from pathlib import Path
 
-    import yaml
-
+    from training.config import load_config
     from training.losses import build_objective
-    from training.train import DATASET_LAYOUTS, build_from_config
+    from training.train import build_from_config
 
     configs = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").rglob("*.yaml"))
     assert len(configs) > 40
     for path in configs:
-        cfg = yaml.safe_load(path.read_text())
-        for key in ("channels", "linear_size", "lstm_hidden"):
-            if key in cfg["model"]:
-                cfg["model"][key] = 8
-        build_from_config(cfg)
-        assert cfg["name"] == path.stem and "source" in cfg["reference"], path.name
-        layout = DATASET_LAYOUTS[cfg["data"].get("dataset", "h36m")]
-        build_objective(cfg["train"].get("losses"), layout, reference_lengths=torch.ones(layout.num_joints - 1))
+        cfg = load_config(path)
+        small = {k: 8 for k in ("channels", "linear_size", "lstm_hidden") if k in cfg.model.arguments}
+        build_from_config(dataclasses.replace(cfg, model=dataclasses.replace(
+            cfg.model, arguments={**cfg.model.arguments, **small})))
+        assert cfg.name == path.stem and cfg.reference is not None, path.name
+        build_objective(cfg.train.losses, cfg.layout, reference_lengths=torch.ones(cfg.layout.num_joints - 1))
 
 
 def test_structure_metrics_by_hand():

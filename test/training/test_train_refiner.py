@@ -8,6 +8,7 @@ from test_training import _tiny_config, h36m_root  # noqa: F401 (fixture)
 
 from pose3d_ros.lifting.refinement import load_refiner
 from pose3d_ros.networks.cards import load_model
+from training.config import TrainingConfig
 from training.train import train
 from training.train_refiner import main, refine_sequence, windows
 
@@ -22,7 +23,7 @@ def test_windows_hold_the_past_or_both_sides_edge_padded(centred):
 
 def test_bidirectional_refiner_trains_and_is_refused_by_the_online_loader(h36m_root, tmp_path):  # noqa: F811
     torch.manual_seed(0)
-    lifter = train(_tiny_config(h36m_root, tmp_path), resume=False)
+    lifter = train(TrainingConfig.from_dict(_tiny_config(h36m_root, tmp_path)), resume=False)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "h36m").symlink_to(h36m_root)
     out = tmp_path / "bi_refiner"

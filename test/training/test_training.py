@@ -16,7 +16,9 @@ from pose3d_ros.metrics import auc, pck
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import H36M17
+from training.config import DataConfig, TrainingConfig
 from training.data import (
+    HUMANEVA_ACTIONS,
     input_normalization,
     load_h36m,
     load_humaneva,
@@ -90,7 +92,7 @@ def test_load_h36m_detections_fill_neck_nose(h36m_root):
 
 
 def test_split_with_two_kinds_of_2d_trains_on_both_and_tests_on_the_first(h36m_root):
-    data = {"root": str(h36m_root), "inputs": ["gt", "sh"], "frame_step": 2}
+    data = DataConfig(str(h36m_root), inputs=("gt", "sh"), frame_step=2)
     train_seqs = load_split(data, "train")
     gt, sh = load_h36m(h36m_root, ("S1", "S5"), "gt", 2), load_h36m(h36m_root, ("S1", "S5"), "sh", 2)
     assert len(train_seqs) == len(gt) + len(sh) == 16 and len(train_seqs[0].keypoints_2d) == 60
@@ -167,7 +169,7 @@ def _tiny_config(root, out) -> dict:
 
 def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tmp_path):
     torch.manual_seed(0)
-    card_path = train(_tiny_config(h36m_root, tmp_path), resume=False)
+    card_path = train(TrainingConfig.from_dict(_tiny_config(h36m_root, tmp_path)), resume=False)
     loaded = load_model(card_path)
     history = loaded.card["training"]["history"]
     assert len(history) == 4
@@ -182,15 +184,15 @@ def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tmp_path):
 def test_training_resumes_from_its_checkpoint(h36m_root, tmp_path):
     cfg = _tiny_config(h36m_root, tmp_path)
     cfg["train"]["epochs"] = 2
-    train(cfg, resume=False)
+    train(TrainingConfig.from_dict(cfg), resume=False)
     cfg["train"]["epochs"] = 3
-    history = load_model(train(cfg, resume=True)).card["training"]["history"]
+    history = load_model(train(TrainingConfig.from_dict(cfg), resume=True)).card["training"]["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
 def test_results_report_lists_every_record(h36m_root, tmp_path):
     torch.manual_seed(0)
-    loaded = load_model(train(_tiny_config(h36m_root, tmp_path), resume=False))
+    loaded = load_model(train(TrainingConfig.from_dict(_tiny_config(h36m_root, tmp_path)), resume=False))
     seqs = load_h36m(h36m_root, ("S9",), "gt")
     metrics = evaluate(loaded.model, seqs, loaded.receptive_field, True)
     assert len(metrics["per_joint_p1_mm"]) == 17 and set(metrics["actions"]) == {"Walking", "Eating"}
@@ -223,12 +225,17 @@ def test_paper_tables_pair_each_config_with_its_result(tmp_path):
     record = {"model": "tang_he", "dataset": "humaneva", "input": "gt", "receptive_field": 1, "causal": True,
               "metrics": {"p1_mm": 40.0, "p2_mm": 40.0, "mpjve_mm": 3.0, "pck150": 99.0, "actions": actions},
               "training": {"epochs": 5, "hours": 0.2}}
+    def config(name: str, data: dict, reference: dict | None = None) -> TrainingConfig:
+        return TrainingConfig.from_dict({"name": name, "data": dict(data, root="d"), "model": {"receptive_field": 1},
+                                         "train": {"epochs": 1, "batch_size": 1, "lr": 0.1},
+                                         "output": {"dir": "o", "export": "o/m"}, "reference": reference})
+
     configs = [
-        {"name": "tang_he", "data": {"dataset": "humaneva", "inputs": "gt"},
-         "reference": {"source": "Tang Table 5", "inputs": "gt",
-                       "actions": {"Walking S1": {"p2_mm": 12.0}, "Jog S1": {"p2_mm": 16.0}}}},
-        {"name": "tang_full", "data": {"inputs": "sh"}, "reference": {"source": "Tang Table 2", "p1_mm": 65.51}},
-        {"name": "causal81_c256", "data": {"inputs": "gt"}},  # not a seed paper's config
+        config("tang_he", {"dataset": "humaneva", "inputs": "gt"},
+               {"source": "Tang Table 5", "inputs": "gt",
+                "actions": {"Walking S1": {"p2_mm": 12.0}, "Jog S1": {"p2_mm": 16.0}}}),
+        config("tang_full", {"inputs": "sh"}, {"source": "Tang Table 2", "p1_mm": 65.51}),
+        config("causal81_c256", {"inputs": "gt"}),  # not a seed paper's config
     ]
     assert "## Paper tables" in render_results([], tmp_path, configs)
     text = "\n".join(paper_tables(configs, []))  # nothing evaluated yet
@@ -263,10 +270,10 @@ def test_model_inputs_are_focal_normalised(h36m_root):
 
 def test_humaneva_is_tested_on_the_actions_the_model_learnt():
     card = {"training": {"data": {"dataset": "humaneva", "actions": ["Walking", "Jog"]}}}
-    assert evaluation_data(card, "humaneva", Path("d"), "gt")["actions"] == ["Walking", "Jog"]
+    assert evaluation_data(card, "humaneva", Path("d"), "gt").actions == ("Walking", "Jog")
     every_action = {"training": {"data": {"dataset": "humaneva"}}}
-    assert "actions" not in evaluation_data(every_action, "humaneva", Path("d"), "gt")
-    assert "actions" not in evaluation_data(card, "h36m", Path("d"), "gt")
+    assert evaluation_data(every_action, "humaneva", Path("d"), "gt").actions == HUMANEVA_ACTIONS
+    assert evaluation_data(card, "h36m", Path("d"), "gt").actions == HUMANEVA_ACTIONS
 
 
 def test_load_humaneva_rotates_into_the_camera(tmp_path):
@@ -294,7 +301,7 @@ def test_export_copies_card_and_weights(h36m_root, tmp_path):
     from training.export import export
 
     torch.manual_seed(0)
-    source = load_model(train(_tiny_config(h36m_root, tmp_path), resume=False))
+    source = load_model(train(TrainingConfig.from_dict(_tiny_config(h36m_root, tmp_path)), resume=False))
     path = export(source.path, "shipped", half=True, models_dir=tmp_path / "shipped_models")
     shipped = load_model(path)
     assert path.name == "shipped.json" and shipped.card["metrics"] == source.card["metrics"]
@@ -336,9 +343,9 @@ def test_confidence_channel_training_with_joint_dropout(h36m_root, tmp_path):
     cfg = _tiny_config(h36m_root, tmp_path)
     cfg["train"]["joint_dropout"] = 0.1
     with pytest.raises(ValueError, match="confidence channel"):
-        train(cfg, resume=False)
+        train(TrainingConfig.from_dict(cfg), resume=False)
     cfg["model"]["in_features"] = 3
-    loaded = load_model(train(cfg, resume=False))
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
     history = loaded.card["training"]["history"]
     assert loaded.model.in_features == 3 and loaded.card["hyperparameters"]["in_features"] == 3
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
@@ -380,7 +387,7 @@ def test_two_process_training_with_torchrun(h36m_root, tmp_path):
 def test_single_frame_baseline_trains(h36m_root, tmp_path):
     cfg = _tiny_config(h36m_root, tmp_path)
     cfg["model"] = {"architecture": "martinez_mlp", "linear_size": 64, "num_stages": 1, "dropout": 0.0}
-    loaded = load_model(train(cfg, resume=False))
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
     history = loaded.card["training"]["history"]
     assert loaded.receptive_field == 1 and loaded.card["architecture"] == "martinez_mlp"
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
@@ -395,7 +402,7 @@ def test_trajectory_model_predicts_the_root_position(h36m_root, tmp_path):
     cfg = _tiny_config(h36m_root, tmp_path)
     cfg["model"]["target"] = "trajectory"
     cfg["train"].update(epochs=8, batch_size=2, lr=0.03)  # enough steps to reach depths of 5 m
-    loaded = load_model(train(cfg, resume=False))
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
     metrics = loaded.card["metrics"]["h36m_s9_s11"]
     assert loaded.model.num_joints_out == 1 and "trajectory" in loaded.card["output"]
     history = loaded.card["training"]["history"]
