@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,14 @@ from pose3d_ros.lifting.inputs import lifter_input
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import save_model
 from pose3d_ros.networks.tcn import set_bn_momentum
+from pose3d_ros.skeleton import SkeletonLayout
 
-from .augmentation import bone_length_variant
-from .config import BoneLengthAugmentation, TrainConfig, TrainingConfig, load_config
+from .augmentation import TrainingBatch, augment, reboned_frames
+from .config import TrainConfig, TrainingConfig, load_config
 from .data import H36M_MISSING_NOTE, input_normalization, load_split, model_inputs, root_relative
 from .evaluate import evaluate, evaluate_trajectory
-from .generators import ChunkedDataset, flip_pose
-from .losses import Batch, Objective, bone_lengths, build_objective, mpjpe
+from .generators import ChunkedDataset
+from .losses import Objective, bone_lengths, build_objective, mpjpe
 
 TEST_SPLITS = {"h36m": "h36m_s9_s11", "humaneva": "humaneva_validate"}
 
@@ -105,81 +107,68 @@ def _float(part):
     return [p.float() for p in part] if isinstance(part, (list, tuple)) else part.float()
 
 
-def _augmented(seqs: list, rng: np.random.Generator, spec: BoneLengthAugmentation,
-               device: torch.device) -> ChunkedDataset:
-    """Chen's AUG: every training sequence with a new random skeleton, as single frames."""
-    variants = [bone_length_variant(s, rng, spec.scale_range) for s in seqs]
-    return ChunkedDataset([v[0] for v in variants], [root_relative(v[1]) for v in variants], 1, False, 1).to(device)
+@dataclass
+class StepState:
+    """What every optimisation step uses besides its batch."""
 
+    model: torch.nn.Module  # DDP-wrapped when distributed
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    objective: Objective
+    parts: bool  # the model returns named outputs ("parts") for the objective
 
-def _xy(x: torch.Tensor, change) -> torch.Tensor:
-    """``change`` applied to the 2D coordinates of (..., J, F) inputs; further features (a
-    confidence channel) kept."""
-    return torch.cat([change(x[..., :2]), x[..., 2:]], dim=-1) if x.shape[-1] > 2 else change(x)
-
-
-def _drop_joints(inputs: torch.Tensor, rate: float) -> torch.Tensor:
-    """Joint dropout: each joint of each frame unseen with probability ``rate``, as
-    pose3d_ros.lifting.lifter_input presents a joint below the confidence threshold
-    (u, v and the confidence channel zeroed)."""
-    return inputs * (torch.rand(inputs.shape[:-1], device=inputs.device) >= rate)[..., None].to(inputs.dtype)
-
-
-def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: TrainConfig, layout, rng, rank: int, world: int,
-           objective: Objective, parts: bool, context_frames: int, causal: bool,
-           augmented: ChunkedDataset | None = None) -> tuple[float, float, int]:
-    """One pass over this rank's share of the chunks; returns (summed loss x frames, summed
-    MPJPE x frames, frames). ``parts``: the model returns named outputs for the objective;
-    ``context_frames``: it also takes that many frames sampled from each chunk's sequence;
-    ``augmented``: and as many chunks' worth of frames from re-boned sequences (Chen's AUG)."""
-    total = torch.zeros(3, dtype=torch.float64, device=data.inputs.device)
-    steps = max(1, len(data) // (t.batch_size * world))
-    bar = tqdm(total=steps, disable=rank != 0 or not sys.stderr.isatty(), leave=False, unit="step")
-    for step, (inputs, targets, idx) in enumerate(data.batches(t.batch_size, rng, rank, world, return_index=True)):
-        if step == steps:  # every rank takes the same number of steps
-            break
-        context, context_targets = data.context(idx, context_frames, causal, rng) if context_frames else (None, None)
-        points_3d = data.absolute(idx) if data.roots is not None else None
-        if t.flip:
-            flip = torch.rand(len(inputs), device=inputs.device) < 0.5
-            inputs[flip], targets[flip] = flip_pose(inputs[flip], layout), flip_pose(targets[flip], layout)
-            if points_3d is not None:
-                points_3d[flip] = flip_pose(points_3d[flip], layout)
-            if context is not None:
-                context[flip] = flip_pose(context[flip], layout)
-                context_targets[flip] = flip_pose(context_targets[flip], layout)
-        if t.scale_range is not None:
-            # People nearer or farther than in the studio: the 2D size varies, the 3D pose does not.
-            lo, hi = np.log(t.scale_range)
-            s = torch.exp(torch.empty(len(inputs), 1, 1, 1, device=inputs.device).uniform_(float(lo), float(hi)))
-            inputs = _xy(inputs, lambda p: p * s)
-            context = None if context is None else _xy(context, lambda p: p * s)
-        else:
-            s = 1.0
-        # The true 2D of the output frames in the inputs' focal-normalised coordinates (Xu's losses).
-        target_2d = None if points_3d is None else s * points_3d[..., :2] / points_3d[..., 2:3]
-        if t.noise_std > 0:
-            def noisy(p):
-                return p + t.noise_std * torch.randn_like(p)
-            inputs = _xy(inputs, noisy)
-            context = None if context is None else _xy(context, noisy)
-        if t.joint_dropout > 0:
-            inputs = _drop_joints(inputs, t.joint_dropout)
-        kwargs = {} if context is None else {"context": context}
-        augmented_targets = None
-        if augmented is not None:  # clean re-projected 2D, as in the paper
-            pick = rng.integers(len(augmented), size=len(inputs))
-            kwargs["augmented_context"], augmented_targets = augmented.context(pick, context_frames, False, rng)
-        with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
-            out = model(inputs, return_parts=True, **kwargs) if parts else {"pose": model(inputs, **kwargs)}
+    def step(self, batch: TrainingBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward and backward pass and update; returns the loss and the predicted poses, detached."""
+        kwargs = batch.model_inputs()
+        with torch.autocast(batch.inputs.device.type, dtype=torch.float16, enabled=self.scaler.is_enabled()):
+            out = (self.model(batch.inputs, return_parts=True, **kwargs) if self.parts
+                   else {"pose": self.model(batch.inputs, **kwargs)})
         out = {k: _float(v) for k, v in out.items()}
-        loss, _ = objective(out, Batch(targets, context_targets, augmented_targets, target_2d, points_3d))
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        n = targets.shape[0] * targets.shape[1]
-        total += torch.stack([loss.detach().double() * n, mpjpe(out["pose"].detach(), targets).double() * n,
+        loss, _ = self.objective(out, batch.for_losses())
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach(), out["pose"].detach()
+
+
+@dataclass
+class EpochData:
+    """Where an epoch's batches come from."""
+
+    data: ChunkedDataset
+    layout: SkeletonLayout
+    causal: bool
+    context_frames: int = 0  # frames the model also takes from each chunk's sequence (anatomy-aware)
+    augmented: ChunkedDataset | None = None  # re-boned frames (Chen's AUG), as many per chunk
+
+    def batches(self, t: TrainConfig, rng: np.random.Generator, rank: int, world: int, steps: int):
+        """This rank's ``steps`` augmented batches of one pass over the chunks."""
+        data = self.data
+        for step, (inputs, targets, idx) in enumerate(data.batches(t.batch_size, rng, rank, world, return_index=True)):
+            if step == steps:  # every rank takes the same number of steps
+                break
+            batch = TrainingBatch(inputs, targets, data.absolute(idx) if data.roots is not None else None)
+            if self.context_frames:
+                batch.context, batch.context_targets = data.context(idx, self.context_frames, self.causal, rng)
+            if self.augmented is not None:  # clean re-projected 2D, as in the paper
+                pick = rng.integers(len(self.augmented), size=len(inputs))
+                batch.augmented_context, batch.augmented_targets = self.augmented.context(
+                    pick, self.context_frames, False, rng)
+            yield augment(batch, t, self.layout)
+
+
+def _epoch(state: StepState, source: EpochData, t: TrainConfig, rng: np.random.Generator, rank: int,
+           world: int) -> tuple[float, float, int]:
+    """One pass over this rank's share of the chunks; returns (summed loss x frames, summed
+    MPJPE x frames, frames) over all ranks."""
+    total = torch.zeros(3, dtype=torch.float64, device=source.data.inputs.device)
+    steps = max(1, len(source.data) // (t.batch_size * world))
+    bar = tqdm(total=steps, disable=rank != 0 or not sys.stderr.isatty(), leave=False, unit="step")
+    for batch in source.batches(t, rng, rank, world, steps):
+        loss, pose = state.step(batch)
+        n = batch.targets.shape[0] * batch.targets.shape[1]
+        total += torch.stack([loss.double() * n, mpjpe(pose, batch.targets).double() * n,
                               torch.tensor(n, dtype=torch.float64, device=total.device)])
         bar.update()
     bar.close()
@@ -232,14 +221,16 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
         epoch, history = _load_state(state_path, model, optimizer)
         print(f"resumed {cfg.name} at epoch {epoch}")
     trained = DDP(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
+    state = StepState(trained, optimizer, scaler, objective, getattr(model, "has_parts", False))
+    source = EpochData(data, layout, causal, context_frames)
     epochs = t.epochs
     while epoch < epochs:
         model.train()
         set_bn_momentum(model, 0.1 * (0.001 / 0.1) ** (epoch / max(epochs - 1, 1)))
         start = time.time()
-        augmented = _augmented(train_seqs, rng, augmentation, device) if augmentation else None
-        total, error, frames = _epoch(trained, optimizer, scaler, data, t, layout, rng, rank, world, objective,
-                                      getattr(model, "has_parts", False), context_frames, causal, augmented)
+        if augmentation:
+            source.augmented = reboned_frames(train_seqs, rng, augmentation, device)
+        total, error, frames = _epoch(state, source, t, rng, rank, world)
         epoch += 1
         seconds = time.time() - start
         history.append({"epoch": epoch, "train_mpjpe_mm": 1000 * error / frames, "train_loss": total / frames,
@@ -251,7 +242,7 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
             _save_state(state_path, model, optimizer, epoch, history)
             _write_csv(out_dir / "log.csv", history)
     if world > 1:  # leave the group together before rank 0 evaluates and exports alone
-        del trained  # the DDP reducer holds gloo work: release it before the group goes
+        del trained, state  # the DDP reducer holds gloo work: release it before the group goes
         dist.barrier()
         dist.destroy_process_group()
     if rank != 0:

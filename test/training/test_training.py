@@ -16,6 +16,7 @@ from pose3d_ros.metrics import auc, pck
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import H36M17
+from training.augmentation import apply_to_xy, drop_joints
 from training.config import DataConfig, TrainingConfig
 from training.data import (
     HUMANEVA_ACTIONS,
@@ -30,7 +31,7 @@ from training.data import (
 from training.evaluate import evaluate, evaluation_data, flip_averaged
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, paper_tables, render_results, write_plots
-from training.train import _drop_joints, _xy, train
+from training.train import train
 
 CAMERA = {"R": np.eye(3).tolist(), "T": [0.0, 0.0, -5.0], "f": [1000.0, 1000.0], "c": [500.0, 500.0],
           "k": [0.0, 0.0, 0.0], "p": [0.0, 0.0], "res_w": 1000, "res_h": 1000}
@@ -330,13 +331,13 @@ def test_test_time_flip_makes_predictions_mirror_equivariant(tiny_card_factory):
 def test_joint_dropout_zeroes_whole_joints_at_its_rate_and_scaling_keeps_the_confidence():
     torch.manual_seed(0)
     x = torch.rand(64, 20, 17, 3) + 0.5
-    dropped = _drop_joints(x, 0.2)
+    dropped = drop_joints(x, 0.2)
     gone = (dropped == 0).all(dim=-1)
     assert torch.equal(dropped[~gone], x[~gone])  # a joint is dropped whole or kept as it was
     assert 0.18 < gone.float().mean() < 0.22
-    scaled = _xy(x, lambda p: 2 * p)
+    scaled = apply_to_xy(x, lambda p: 2 * p)
     assert torch.equal(scaled[..., :2], 2 * x[..., :2]) and torch.equal(scaled[..., 2], x[..., 2])
-    assert torch.equal(_xy(x[..., :2], lambda p: 2 * p), 2 * x[..., :2])
+    assert torch.equal(apply_to_xy(x[..., :2], lambda p: 2 * p), 2 * x[..., :2])
 
 
 def test_confidence_channel_training_with_joint_dropout(h36m_root, tmp_path):
