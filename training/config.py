@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from pose3d_ros.lifting.inputs import choose_device
 from pose3d_ros.networks import ARCHITECTURES
 from pose3d_ros.networks.articulated import hard_joint_indices
 from pose3d_ros.networks.tcn import filter_widths_for
@@ -125,6 +126,7 @@ class TrainConfig:
     losses: dict = field(default_factory=dict)  # {name: weight} or {name: {weight: w, option: ...}}; none: MPJPE
 
     def __post_init__(self) -> None:
+        choose_device(self.device)  # raises naming the known devices
         for name, value in self.losses.items():
             loss_options(name, value)
         if self.scale_range is not None and (len(self.scale_range) != 2 or min(self.scale_range) <= 0):

@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from pose3d_ros.lifting.inputs import lifter_input
+from pose3d_ros.lifting.inputs import choose_device, lifter_input
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import save_model
 from pose3d_ros.networks.tcn import set_bn_momentum
@@ -96,8 +96,9 @@ def _distributed() -> tuple[int, int]:
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    """The configured device (auto, cpu or cuda: pose3d_ros.lifting.inputs.choose_device); under
+    torchrun, this process's GPU."""
+    name = choose_device(name)
     if name == "cuda" and "LOCAL_RANK" in os.environ:
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return torch.device(name)

@@ -88,6 +88,8 @@ def test_bad_values_are_refused():
         TrainingConfig.from_dict(_minimal(model={"architecture": "tcn"}), "x.yaml")
     with pytest.raises(ConfigError, match="martinez_mlp takes no receptive_field"):
         TrainingConfig.from_dict(_minimal(model={"architecture": "martinez_mlp"}), "x.yaml")
+    with pytest.raises(ConfigError, match="x.yaml: train: device must be auto, cpu or cuda"):
+        TrainingConfig.from_dict(_minimal(train={"device": "gpu"}), "x.yaml")
     with pytest.raises(ConfigError, match="scale_range"):
         TrainingConfig.from_dict(_minimal(train={"scale_range": [0.0, 2.0]}), "x.yaml")
 
