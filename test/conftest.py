@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from pose3d_ros.networks.cards import LifterCard
 from pose3d_ros.skeleton import H36M17
 
 # A plausible standing H36M-17 pose (camera optical frame: y down), root-relative, metres.
@@ -44,14 +45,13 @@ TINY_HYPERPARAMETERS = {"num_joints_in": 17, "in_features": 2, "num_joints_out":
                         "filter_widths": [3, 3], "causal": True, "dropout": 0.0, "channels": 16}
 
 
-def tiny_card(**overrides) -> dict:
-    """A complete model card (less weights/sha256, which save_model adds) for a tiny lifter."""
+def tiny_card(**overrides) -> LifterCard:
+    """A model card (less weights/sha256, which save_model adds) for a tiny lifter; overridden
+    ``hyperparameters`` are merged into the tiny ones."""
     hyper = dict(TINY_HYPERPARAMETERS, **overrides.pop("hyperparameters", {}))
     card = {"architecture": "temporal_conv", "hyperparameters": hyper, "layout": "h36m17",
-            "receptive_field": 9 if list(hyper["filter_widths"]) == [3, 3] else None,
-            "causal": hyper["causal"], "input_normalization": "intrinsics"}
-    card.update(overrides)
-    return card
+            "receptive_field": 9, "causal": hyper["causal"], "input_normalization": "intrinsics"}
+    return LifterCard(**dict(card, **overrides))
 
 
 @pytest.fixture

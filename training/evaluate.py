@@ -36,7 +36,7 @@ from pose3d_ros.metrics import (
     root_position_error,
     symmetry_error,
 )
-from pose3d_ros.networks.cards import load_model
+from pose3d_ros.networks.cards import LifterCard, load_model
 from pose3d_ros.skeleton import SkeletonLayout
 
 from .config import DataConfig
@@ -139,21 +139,20 @@ def structure_metrics(pred: np.ndarray, target: np.ndarray, layout: SkeletonLayo
     return out
 
 
-def evaluation_data(card: dict, dataset: str, root: Path, inputs: str) -> DataConfig:
+def evaluation_data(card: LifterCard, dataset: str, root: Path, inputs: str) -> DataConfig:
     """The ``data`` section of the test split for a model card: on HumanEva-I, only the actions
     the model was trained on (Tang et al. train and test on Walk and Jog)."""
     data = DataConfig(str(root), dataset, inputs)
-    trained = card.get("training", {}).get("data", {})
+    trained = card.training.get("data", {})
     if dataset == "humaneva" and trained.get("dataset") == "humaneva" and trained.get("actions"):
         return dataclasses.replace(data, actions=tuple(trained["actions"]))
     return data
 
 
-def _training_summary(card: dict) -> dict:
-    history = card.get("training", {}).get("history", [])
+def _training_summary(card: LifterCard) -> dict:
+    history = card.training.get("history", [])
     return {"epochs": len(history), "hours": round(sum(h["seconds"] for h in history) / 3600, 2),
-            "hardware": card.get("training", {}).get("hardware"),
-            "inputs": card.get("training", {}).get("inputs")}
+            "hardware": card.training.get("hardware"), "inputs": card.training.get("inputs")}
 
 
 def _hardware() -> str:
@@ -183,10 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "model": name, "card": str(loaded.path), "dataset": args.dataset, "input": args.input,
         "receptive_field": loaded.receptive_field, "causal": loaded.causal,
-        "parameters": loaded.card.get("parameters"), "reference": loaded.card.get("reference"),
+        "parameters": loaded.card.parameters, "reference": loaded.card.reference,
         "training": _training_summary(loaded.card),
         "metrics": metrics, "note": H36M_MISSING_NOTE if args.dataset == "h36m" else "",
-        "hardware": _hardware(), "layout": loaded.card["layout"],
+        "hardware": _hardware(), "layout": loaded.card.layout,
         "eval_seconds": round(time.time() - start, 1),
         "command": "pose3d-eval " + shlex.join(sys.argv[1:] if argv is None else argv),
     }

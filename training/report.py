@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pose3d_ros.networks.cards import LifterCard  # noqa: E402
 from pose3d_ros.skeleton import get_layout  # noqa: E402
 
 from .config import Reference, TrainingConfig, load_config  # noqa: E402
@@ -136,7 +137,7 @@ def read_configs(configs_dir: Path) -> list[TrainingConfig]:
     return [load_config(p) for p in sorted(configs_dir.rglob("*.yaml"))] if configs_dir.is_dir() else []
 
 
-def write_plots(record: dict, card: dict, out_dir: Path) -> list[Path]:
+def write_plots(record: dict, card: LifterCard, out_dir: Path) -> list[Path]:
     """Per-joint error bars for this evaluation and the model's training curve."""
     stem = f"{record['model']}__{record['dataset']}_{record['input']}"
     paths = [out_dir / f"{stem}_joints.png"]
@@ -149,7 +150,7 @@ def write_plots(record: dict, card: dict, out_dir: Path) -> list[Path]:
     fig.tight_layout()
     fig.savefig(paths[0], dpi=90)
     plt.close(fig)
-    history = card.get("training", {}).get("history", [])
+    history = card.training.get("history", [])
     if history:
         paths.append(out_dir / f"{record['model']}_training.png")
         fig, ax = plt.subplots(figsize=(5, 3.2))

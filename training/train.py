@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from pose3d_ros.lifting.inputs import choose_device, lifter_input
 from pose3d_ros.networks import build_model
-from pose3d_ros.networks.cards import save_model
+from pose3d_ros.networks.cards import LifterCard, save_model
 from pose3d_ros.networks.tcn import set_bn_momentum
 from pose3d_ros.skeleton import SkeletonLayout
 
@@ -256,18 +256,18 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
     else:
         metrics = evaluate(model, test, rf, causal)
         print(f"{cfg.name}: P1 {metrics['p1_mm']:.1f} mm, P2 {metrics['p2_mm']:.1f} mm on the {dataset} test split")
-    card = {
-        "name": cfg.name, "architecture": cfg.model.architecture,
-        "hyperparameters": hyper, "layout": layout.name, "receptive_field": rf, "causal": causal,
-        "sequence_window": window,
-        "input_normalization": input_normalization(train_seqs[0]),
-        "output": ("root position (trajectory), metres, camera frame" if trajectory
-                   else "root-relative joints, metres, camera frame"),
-        "training": {"dataset": dataset, "data": cfg.raw["data"], "config": cfg.raw["train"], "history": history,
-                     "inputs": cfg.data.inputs, "hardware": _hardware(device, world)},
-        "metrics": {TEST_SPLITS[dataset]: metrics, "note": H36M_MISSING_NOTE if dataset == "h36m" else ""},
-        "reference": cfg.raw.get("reference"),
-    }
+    card = LifterCard(
+        name=cfg.name, architecture=cfg.model.architecture,
+        hyperparameters=hyper, layout=layout.name, receptive_field=rf, causal=causal,
+        sequence_window=window,
+        input_normalization=input_normalization(train_seqs[0]),
+        output=("root position (trajectory), metres, camera frame" if trajectory
+                else "root-relative joints, metres, camera frame"),
+        training={"dataset": dataset, "data": cfg.raw["data"], "config": cfg.raw["train"], "history": history,
+                  "inputs": cfg.data.inputs, "hardware": _hardware(device, world)},
+        metrics={TEST_SPLITS[dataset]: metrics, "note": H36M_MISSING_NOTE if dataset == "h36m" else ""},
+        reference=cfg.raw.get("reference"),
+    )
     return save_model(model, cfg.output.export, card, half=cfg.output.half)
 
 

@@ -23,7 +23,7 @@ MISSING = (5, 6)  # frames without the person: the track has two stretches
 def _oracle(tmp_path, **card):
     """A symmetric tiny lifter whose output is always STANDING_POSE."""
     torch.manual_seed(0)
-    model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], causal=False))
+    model = build_model("temporal_conv", dict(tiny_card().hyperparameters, causal=False))
     with torch.no_grad():
         model.shrink.weight.zero_()
         model.shrink.bias.copy_(torch.from_numpy(STANDING_POSE.reshape(-1)).float())

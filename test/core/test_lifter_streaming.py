@@ -11,7 +11,7 @@ from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.lifting.online import OnlineLifter
 from pose3d_ros.lifting.streaming_tcn import FramewiseStream, StreamingTemporalConv
 from pose3d_ros.networks import build_model
-from pose3d_ros.networks.cards import load_model, save_model
+from pose3d_ros.networks.cards import LifterCard, load_model, save_model
 
 CAM = CameraIntrinsics.default_for(640, 480)
 
@@ -27,7 +27,7 @@ def one_thread():
 
 def _model(widths, channels=16) -> torch.nn.Module:
     torch.manual_seed(0)
-    model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], filter_widths=widths, channels=channels))
+    model = build_model("temporal_conv", dict(tiny_card().hyperparameters, filter_widths=widths, channels=channels))
     for bn in [model.expand_bn, *model.layers_bn]:  # non-trivial BatchNorm statistics to fold
         bn.running_mean.uniform_(-0.5, 0.5)
         bn.running_var.uniform_(0.5, 2.0)
@@ -51,7 +51,7 @@ def test_streaming_equals_the_model_on_edge_padded_windows(widths):
 
 
 def test_non_causal_model_rejected():
-    model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], causal=False))
+    model = build_model("temporal_conv", dict(tiny_card().hyperparameters, causal=False))
     with pytest.raises(ValueError, match="causal"):
         StreamingTemporalConv(model)
 
@@ -62,8 +62,7 @@ def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path):
     hyper = {"num_joints_in": 17, "in_features": 2, "num_joints_out": 17, "linear_size": 32, "num_stages": 1,
              "refine_layers": 1, "dropout": 0.0}
     model = build_model("articulated", hyper).eval()
-    card = {"architecture": "articulated", "hyperparameters": hyper, "layout": "h36m17", "receptive_field": 1,
-            "causal": True, "input_normalization": "intrinsics"}
+    card = LifterCard("articulated", hyper, "h36m17", receptive_field=1, causal=True, input_normalization="intrinsics")
     lifter = OnlineLifter(load_model(save_model(model, tmp_path / "per_frame", card)), "cpu")
     assert isinstance(lifter.stream, FramewiseStream)
     frames = _frames(5)

@@ -32,7 +32,7 @@ def _save(tmp_path, model, **card_overrides):
 @pytest.fixture
 def random_lifter(tmp_path) -> OnlineLifter:
     torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
+    model = build_model("temporal_conv", tiny_card().hyperparameters)
     return OnlineLifter(_save(tmp_path, model))
 
 
@@ -40,7 +40,7 @@ def random_lifter(tmp_path) -> OnlineLifter:
 def oracle_lifter(tmp_path) -> OnlineLifter:
     """A causal model whose output is always POSE (shrink weights 0, bias = POSE)."""
     torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
+    model = build_model("temporal_conv", tiny_card().hyperparameters)
     with torch.no_grad():
         model.shrink.weight.zero_()
         model.shrink.bias.copy_(torch.from_numpy(POSE.reshape(-1)).float())
@@ -49,14 +49,14 @@ def oracle_lifter(tmp_path) -> OnlineLifter:
 
 def test_rejects_non_causal_model(tmp_path):
     card = tiny_card(hyperparameters={"causal": False})
-    model = build_model("temporal_conv", card["hyperparameters"])
+    model = build_model("temporal_conv", card.hyperparameters)
     loaded = load_model(save_model(model, tmp_path / "sym", card))
     with pytest.raises(ValueError, match="causal"):
         OnlineLifter(loaded)
 
 
 def test_rejects_screen_normalisation(tmp_path):
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
+    model = build_model("temporal_conv", tiny_card().hyperparameters)
     loaded = _save(tmp_path, model, input_normalization="screen")
     with pytest.raises(ValueError, match="intrinsics"):
         OnlineLifter(loaded)
@@ -215,7 +215,7 @@ def test_lifter_input_marks_joints_below_the_threshold_unseen():
 def test_confidence_channel_lifter_is_told_which_joints_are_unseen(tmp_path):
     torch.manual_seed(0)
     card = tiny_card(hyperparameters={"in_features": 3})
-    lifter = OnlineLifter(load_model(save_model(build_model("temporal_conv", card["hyperparameters"]),
+    lifter = OnlineLifter(load_model(save_model(build_model("temporal_conv", card.hyperparameters),
                                                 tmp_path / "conf", card)), min_confidence=0.5)
     conf = np.ones(17)
     conf[13] = 0.2

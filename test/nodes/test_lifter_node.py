@@ -43,7 +43,7 @@ DEADLINE_S = 30.0
 def oracle_card(tmp_path_factory):
     """A causal tiny lifter whose output is always POSE (shrink weights 0, bias = POSE)."""
     torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
+    model = build_model("temporal_conv", tiny_card().hyperparameters)
     with torch.no_grad():
         model.shrink.weight.zero_()
         model.shrink.bias.copy_(torch.from_numpy(POSE.reshape(-1)).float())

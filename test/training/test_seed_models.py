@@ -10,7 +10,7 @@ from test_training import _tiny_config, h36m_root  # noqa: F401 (fixture)
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.anatomy import AnatomyAwareModel
 from pose3d_ros.networks.articulated import ArticulatedNet, hard_joint_indices
-from pose3d_ros.networks.cards import load_model, save_model
+from pose3d_ros.networks.cards import LifterCard, load_model, save_model
 from pose3d_ros.networks.kinematics import DeepKinematicsModel
 from pose3d_ros.networks.tpnet import BidirectionalRefiner
 from pose3d_ros.networks.ugcn import UGCN, hop_partition
@@ -182,9 +182,8 @@ def test_bidirectional_tpnet_refines_the_centre_pose():
 def test_model_cards_rebuild_every_architecture(architecture, tmp_path):
     hyper = TINY.get(architecture, dict(window=5, hidden=16))
     model = build_model(architecture, hyper)
-    card = {"architecture": architecture, "hyperparameters": hyper, "layout": "h36m17",
-            "receptive_field": getattr(model, "receptive_field", 1), "causal": False,
-            "input_normalization": "intrinsics"}
+    card = LifterCard(architecture, hyper, "h36m17", receptive_field=getattr(model, "receptive_field", 1), causal=False,
+                      input_normalization="intrinsics")
     loaded = load_model(save_model(model, tmp_path / architecture, card))
     assert type(loaded.model) is type(model)
     for a, b in zip(loaded.model.state_dict().values(), model.state_dict().values()):
@@ -212,13 +211,13 @@ def test_anatomy_aware_model_trains_end_to_end(h36m_root, tmp_path):  # noqa: F8
     loaded = _train(h36m_root, tmp_path, dict(architecture="anatomy_aware", receptive_field=9, causal=True,
                                                 channels=32, dropout=0.0, context_frames=8),
                     {"bone_direction": 0.015, "bone_length": 0.05, "context_mpjpe": 1.0, "joint_shift": 0.1})
-    history = loaded.card["training"]["history"]
-    assert loaded.card["architecture"] == "anatomy_aware" and loaded.causal and loaded.receptive_field == 9
-    assert loaded.card["hyperparameters"]["parents"] == list(H36M17.parents)
+    history = loaded.card.training["history"]
+    assert loaded.card.architecture == "anatomy_aware" and loaded.causal and loaded.receptive_field == 9
+    assert loaded.card.hyperparameters["parents"] == list(H36M17.parents)
     assert history[-1]["train_mpjpe_mm"] < 0.8 * history[0]["train_mpjpe_mm"]
     test = load_h36m(h36m_root, ("S9", "S11"), "gt")
     again = evaluate(loaded.model, test, 9, True)  # causal bone-length samples, a fixed seed
-    assert again["p1_mm"] == pytest.approx(loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"], rel=1e-4)
+    assert again["p1_mm"] == pytest.approx(loaded.card.metrics["h36m_s9_s11"]["p1_mm"], rel=1e-4)
     assert set(again["structure"]) == {"symmetry_mm", "bone_std_mm", "bone_rmse_mm", "illegal_bend_pct"}
 
 
@@ -226,20 +225,20 @@ def test_articulated_model_and_structure_losses_train_end_to_end(h36m_root, tmp_
     loaded = _train(h36m_root, tmp_path, dict(architecture="articulated", linear_size=64, num_stages=1, dropout=0.0),
                     {"basic_mpjpe": 1.0, "hard_joint_mpjpe": 1.0, "symmetry": 0.05, "illegal_angle": 0.03,
                      "bone_ratio": 0.03})
-    history = loaded.card["training"]["history"]
-    assert loaded.card["hyperparameters"]["hard_joints"] == hard_joint_indices(H36M17)
+    history = loaded.card.training["history"]
+    assert loaded.card.hyperparameters["hard_joints"] == hard_joint_indices(H36M17)
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
-    assert loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"] > 0
+    assert loaded.card.metrics["h36m_s9_s11"]["p1_mm"] > 0
 
 
 def test_ugcn_with_motion_loss_trains_on_windows(h36m_root, tmp_path):  # noqa: F811
     loaded = _train(h36m_root, tmp_path, dict(architecture="ugcn", channels=8, window=16, dropout=0.0),
                     {"squared_position": 1.0, "motion": {"weight": 1.0, "intervals": [2, 4], "operators": ["cross"]}},
                     epochs=3, batch_size=4)
-    assert loaded.card["sequence_window"] == 16 and loaded.receptive_field == 16
-    history = loaded.card["training"]["history"]
+    assert loaded.card.sequence_window == 16 and loaded.receptive_field == 16
+    history = loaded.card.training["history"]
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
-    assert loaded.card["metrics"]["h36m_s9_s11"]["frames"] == 4 * 2 * 120  # sliding windows cover every frame
+    assert loaded.card.metrics["h36m_s9_s11"]["frames"] == 4 * 2 * 120  # sliding windows cover every frame
 
 
 def test_deep_kinematics_trains_on_clips(h36m_root, tmp_path):  # noqa: F811
@@ -247,8 +246,8 @@ def test_deep_kinematics_trains_on_clips(h36m_root, tmp_path):  # noqa: F811
                                                 dropout=0.0, refine_2d=False),
                     {"bone_length_l1": 1.0, "bone_direction_cosine": 1.0, "composed_squared_position": 1.0,
                      "completion": 0.1}, epochs=3, batch_size=8)
-    history = loaded.card["training"]["history"]
-    assert loaded.card["hyperparameters"]["joint_names"] == list(H36M17.joint_names)
+    history = loaded.card.training["history"]
+    assert loaded.card.hyperparameters["joint_names"] == list(H36M17.joint_names)
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
 
 
@@ -259,7 +258,7 @@ def test_deep_kinematics_2d_refiner_learns_from_the_projection_losses(h36m_root,
                     {"temporal_2d": 1.0, "projection": {"weight": 0.1, "constancy": 1.0}},
                     epochs=2, batch_size=8, noise_std=0.01)
     last = loaded.model.refiner.net[-1]  # zero-initialised: non-zero only if the 2D losses reached it
-    assert last.weight.abs().sum() > 0 and loaded.card["hyperparameters"]["refine_2d"]
+    assert last.weight.abs().sum() > 0 and loaded.card.hyperparameters["refine_2d"]
 
 
 def test_every_config_builds_its_model_and_objective():

@@ -30,10 +30,10 @@ def test_bidirectional_refiner_trains_and_is_refused_by_the_online_loader(h36m_r
     main(["--lifter", str(lifter), "--output", str(out), "--data-root", str(tmp_path / "data"), "--bidirectional",
           "--window", "5", "--hidden", "16", "--cameras", "1", "--minutes", "0.02", "--inputs", "sh"])
     loaded = load_model(out.with_suffix(".json"))
-    assert loaded.card["architecture"] == "bi_tpnet_refiner" and loaded.card["causal"] is False
-    assert loaded.card["training"]["inputs"] == "sh"
+    assert loaded.card.architecture == "bi_tpnet_refiner" and loaded.card.causal is False
+    assert loaded.card.training["inputs"] == "sh"
     for inputs in ("gt", "sh"):
-        assert set(loaded.card["metrics"][f"h36m_s9_s11_{inputs}_frame_weighted"]) >= {"lifter_p1_mm", "refined_p1_mm"}
+        assert set(loaded.card.metrics[f"h36m_s9_s11_{inputs}_frame_weighted"]) >= {"lifter_p1_mm", "refined_p1_mm"}
     assert refine_sequence(loaded.model, np.zeros((7, 17, 3), np.float32)).shape == (7, 17, 3)
     with pytest.raises(ValueError, match="past poses only"):
         load_refiner(out.with_suffix(".json"))

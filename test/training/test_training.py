@@ -172,14 +172,14 @@ def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tmp_path):
     torch.manual_seed(0)
     card_path = train(TrainingConfig.from_dict(_tiny_config(h36m_root, tmp_path)), resume=False)
     loaded = load_model(card_path)
-    history = loaded.card["training"]["history"]
+    history = loaded.card.training["history"]
     assert len(history) == 4
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
-    assert loaded.causal and loaded.receptive_field == 9 and loaded.card["reference"]["source"] == "test"
+    assert loaded.causal and loaded.receptive_field == 9 and loaded.card.reference["source"] == "test"
     # The card's metrics are those of evaluate() on the test subjects.
     test = load_h36m(h36m_root, ("S9", "S11"), "gt")
     again = evaluate(loaded.model, test, 9, True)
-    assert again["p1_mm"] == pytest.approx(loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"], rel=1e-4)
+    assert again["p1_mm"] == pytest.approx(loaded.card.metrics["h36m_s9_s11"]["p1_mm"], rel=1e-4)
 
 
 def test_training_resumes_from_its_checkpoint(h36m_root, tmp_path):
@@ -187,7 +187,7 @@ def test_training_resumes_from_its_checkpoint(h36m_root, tmp_path):
     cfg["train"]["epochs"] = 2
     train(TrainingConfig.from_dict(cfg), resume=False)
     cfg["train"]["epochs"] = 3
-    history = load_model(train(TrainingConfig.from_dict(cfg), resume=True)).card["training"]["history"]
+    history = load_model(train(TrainingConfig.from_dict(cfg), resume=True)).card.training["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
@@ -198,7 +198,7 @@ def test_results_report_lists_every_record(h36m_root, tmp_path):
     metrics = evaluate(loaded.model, seqs, loaded.receptive_field, True)
     assert len(metrics["per_joint_p1_mm"]) == 17 and set(metrics["actions"]) == {"Walking", "Eating"}
     record = {"model": "tiny", "dataset": "h36m", "input": "gt", "receptive_field": 9, "causal": True,
-              "metrics": metrics, "reference": loaded.card["reference"], "training": {"epochs": 4},
+              "metrics": metrics, "reference": loaded.card.reference, "training": {"epochs": 4},
               "command": "pose3d-eval --checkpoint tiny.json", "hardware": "test", "eval_seconds": 0.1}
     results = tmp_path / "results"
     results.mkdir()
@@ -269,10 +269,10 @@ def test_model_inputs_are_focal_normalised(h36m_root):
     assert np.allclose(root_relative(seq.positions_3d)[:, 0], 0.0)
 
 
-def test_humaneva_is_tested_on_the_actions_the_model_learnt():
-    card = {"training": {"data": {"dataset": "humaneva", "actions": ["Walking", "Jog"]}}}
+def test_humaneva_is_tested_on_the_actions_the_model_learnt(tiny_card_factory):
+    card = tiny_card_factory(training={"data": {"dataset": "humaneva", "actions": ["Walking", "Jog"]}})
     assert evaluation_data(card, "humaneva", Path("d"), "gt").actions == ("Walking", "Jog")
-    every_action = {"training": {"data": {"dataset": "humaneva"}}}
+    every_action = tiny_card_factory(training={"data": {"dataset": "humaneva"}})
     assert evaluation_data(every_action, "humaneva", Path("d"), "gt").actions == HUMANEVA_ACTIONS
     assert evaluation_data(card, "h36m", Path("d"), "gt").actions == HUMANEVA_ACTIONS
 
@@ -305,7 +305,7 @@ def test_export_copies_card_and_weights(h36m_root, tmp_path):
     source = load_model(train(TrainingConfig.from_dict(_tiny_config(h36m_root, tmp_path)), resume=False))
     path = export(source.path, "shipped", half=True, models_dir=tmp_path / "shipped_models")
     shipped = load_model(path)
-    assert path.name == "shipped.json" and shipped.card["metrics"] == source.card["metrics"]
+    assert path.name == "shipped.json" and shipped.card.metrics == source.card.metrics
     x = torch.randn(1, 12, 17, 2)
     with torch.no_grad():
         assert torch.allclose(shipped.model(x), source.model(x), atol=1e-2)  # fp16 weights
@@ -319,7 +319,7 @@ def _mirror(a: np.ndarray) -> np.ndarray:
 
 def test_test_time_flip_makes_predictions_mirror_equivariant(tiny_card_factory):
     torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card_factory()["hyperparameters"]).eval()
+    model = build_model("temporal_conv", tiny_card_factory().hyperparameters).eval()
     x = np.random.default_rng(0).normal(size=(30, 17, 2)).astype(np.float32)
     plain = predict_sequence(model, x, 9, True)
     assert not np.allclose(predict_sequence(model, _mirror(x), 9, True), _mirror(plain), atol=1e-3)
@@ -347,8 +347,8 @@ def test_confidence_channel_training_with_joint_dropout(h36m_root, tmp_path):
         train(TrainingConfig.from_dict(cfg), resume=False)
     cfg["model"]["in_features"] = 3
     loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
-    history = loaded.card["training"]["history"]
-    assert loaded.model.in_features == 3 and loaded.card["hyperparameters"]["in_features"] == 3
+    history = loaded.card.training["history"]
+    assert loaded.model.in_features == 3 and loaded.card.hyperparameters["in_features"] == 3
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
     # 2D-only inputs (the evaluation's) count every joint as seen.
     uv = model_inputs(load_h36m(h36m_root, ("S9",), "gt")[0])
@@ -381,16 +381,16 @@ def test_two_process_training_with_torchrun(h36m_root, tmp_path):
         line for line in run.stderr.splitlines() if "elastic" not in line)[-4000:])
     assert run.stdout.count("model card written to") == 1
     loaded = load_model(tmp_path / "models" / "tiny.json")
-    history = loaded.card["training"]["history"]
-    assert len(history) == 2 and loaded.card["training"]["hardware"].startswith("2 x")
+    history = loaded.card.training["history"]
+    assert len(history) == 2 and loaded.card.training["hardware"].startswith("2 x")
 
 
 def test_single_frame_baseline_trains(h36m_root, tmp_path):
     cfg = _tiny_config(h36m_root, tmp_path)
     cfg["model"] = {"architecture": "martinez_mlp", "linear_size": 64, "num_stages": 1, "dropout": 0.0}
     loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
-    history = loaded.card["training"]["history"]
-    assert loaded.receptive_field == 1 and loaded.card["architecture"] == "martinez_mlp"
+    history = loaded.card.training["history"]
+    assert loaded.receptive_field == 1 and loaded.card.architecture == "martinez_mlp"
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
     x = torch.randn(2, 5, 17, 2)
     with torch.no_grad():
@@ -404,9 +404,9 @@ def test_trajectory_model_predicts_the_root_position(h36m_root, tmp_path):
     cfg["model"]["target"] = "trajectory"
     cfg["train"].update(epochs=8, batch_size=2, lr=0.03)  # enough steps to reach depths of 5 m
     loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
-    metrics = loaded.card["metrics"]["h36m_s9_s11"]
-    assert loaded.model.num_joints_out == 1 and "trajectory" in loaded.card["output"]
-    history = loaded.card["training"]["history"]
+    metrics = loaded.card.metrics["h36m_s9_s11"]
+    assert loaded.model.num_joints_out == 1 and "trajectory" in loaded.card.output
+    history = loaded.card.training["history"]
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
     # The cameras are 5-6 m away: a trained root error far below that distance.
     assert metrics["root_error_mm"] < 1500 and set(metrics["actions"]) == {"Walking", "Eating"}
