@@ -20,7 +20,7 @@ from pose3d_ros.networks.articulated import hard_joint_indices
 from pose3d_ros.networks.tcn import filter_widths_for
 from pose3d_ros.skeleton import SkeletonLayout
 
-from .data import DATASET_LAYOUTS, H36M_TRAIN_SUBJECTS, HUMANEVA_ACTIONS
+from .data import DATASET_FORMATS, DATASET_LAYOUTS, H36M_TRAIN_SUBJECTS, HUMANEVA_ACTIONS
 from .losses import loss_options
 
 
@@ -32,18 +32,28 @@ class ConfigError(ValueError):
 class DataConfig:
     """``data``: the dataset, where it is and which 2D inputs (:func:`training.data.load_split`)."""
 
-    root: str
-    dataset: str = "h36m"  # h36m or humaneva (DATASET_LAYOUTS)
+    root: str  # the folder holding the dataset's files
+    dataset: str = "h36m"  # h36m, humaneva or 3dhp (DATASET_LAYOUTS)
+    format: str | None = None  # the files' format (DATASET_FORMATS, training.formats); None: the dataset's usual
     inputs: str | tuple[str, ...] = "gt"  # several kinds: the training split has each, the test split the first
     frame_step: int = 1  # every n-th frame of the training split
     train_subjects: tuple[str, ...] = H36M_TRAIN_SUBJECTS
     actions: tuple[str, ...] = HUMANEVA_ACTIONS  # HumanEva-I actions of both splits
+    cameras: str | None = None  # videopose3d and martinez formats: the camera file, if not the usual one in root
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASET_LAYOUTS:
             raise ValueError(f"unknown dataset {self.dataset!r}; known: {sorted(DATASET_LAYOUTS)}")
-        if self.dataset == "humaneva" and self.kinds != ("gt",):
-            raise ValueError("HumanEva-I has ground-truth 2D inputs only")
+        if self.file_format not in DATASET_FORMATS[self.dataset]:
+            raise ValueError(f"{self.dataset} is read in the formats {list(DATASET_FORMATS[self.dataset])}, "
+                             f"not {self.format!r}")
+        if self.file_format in ("compact", "p-stmo") and self.dataset != "h36m" and self.kinds != ("gt",):
+            raise ValueError(f"{self.dataset} in the {self.file_format} format has ground-truth 2D inputs only")
+
+    @property
+    def file_format(self) -> str:
+        """``format``, or the dataset's usual one."""
+        return self.format or DATASET_FORMATS[self.dataset][0]
 
     @property
     def kinds(self) -> tuple[str, ...]:

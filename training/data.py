@@ -1,9 +1,11 @@
-"""Human3.6M and HumanEva-I in the compact form of ../shared/data: 3D joints, cameras, 2D inputs.
+"""Human3.6M and HumanEva-I in the compact form of ../shared/data: 3D joints, cameras, 2D inputs;
+and :func:`load_split`, a config's split in any format training.formats reads.
 
 Never commit these files or anything derived from them; see ../shared/data/README.md.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,12 @@ H36M_TEST_SUBJECTS = ("S9", "S11")
 H36M_MISSING_NOTE = ("shared copy lacks 5 of the usual sequences, among them the test sequence "
                      "S9 'Discussion 1' (about 4 % of test frames)")
 HUMANEVA_ACTIONS = ("Walking", "Jog", "Box")
-DATASET_LAYOUTS: dict[str, SkeletonLayout] = {"h36m": H36M17, "humaneva": HUMANEVA15}
+# MPI-INF-3DHP is read into H36M-17 order (training.formats.load_3dhp).
+DATASET_LAYOUTS: dict[str, SkeletonLayout] = {"h36m": H36M17, "humaneva": HUMANEVA15, "3dhp": H36M17}
+# The file formats each dataset is read from, the usual one first: compact (../shared/data),
+# videopose3d, martinez and p-stmo as training.formats describes them.
+DATASET_FORMATS: dict[str, tuple[str, ...]] = {"h36m": ("compact", "videopose3d", "martinez"),
+                                               "humaneva": ("compact", "videopose3d"), "3dhp": ("p-stmo",)}
 
 
 @dataclass
@@ -159,12 +166,25 @@ def load_humaneva(root: str | Path, split: str, actions: tuple[str, ...] = HUMAN
 
 
 def load_split(data: DataConfig, split: str) -> list[Sequence]:
-    """The ``train`` or ``test`` split of a config's ``data`` section.
+    """The ``train`` or ``test`` split of a config's ``data`` section, in its file format.
 
-    On Human3.6M ``inputs`` may list several kinds of 2D (``[gt, sh]``): the training split has
-    every sequence once from each, the test split is on the first kind."""
+    ``inputs`` may list several kinds of 2D (``[gt, sh]``): the training split has every sequence
+    once from each, the test split is on the first kind. Human3.6M trains on ``train_subjects``
+    and tests on S9 and S11, HumanEva-I on its Train and Validate parts (``actions`` only),
+    MPI-INF-3DHP on its training and test sequences. The training split keeps every
+    ``frame_step``-th frame."""
+    from . import formats  # built on this module's Sequence and camera models
+
+    train = split == "train"
+    kinds, step = (data.kinds, data.frame_step) if train else (data.kinds[:1], 1)
+    if data.file_format == "compact" and data.dataset == "h36m":
+        subjects = data.train_subjects if train else H36M_TEST_SUBJECTS
+        return [s for kind in kinds for s in load_h36m(data.root, subjects, kind, step)]
+    if data.file_format == "compact":
+        seqs = load_humaneva(data.root, "Train" if train else "Validate", data.actions)
+    else:
+        seqs = [s for kind in kinds for s in formats.load_files(data, kind, train)]
     if data.dataset == "humaneva":
-        return load_humaneva(data.root, "Train" if split == "train" else "Validate", data.actions)
-    if split == "train":
-        return [s for kind in data.kinds for s in load_h36m(data.root, data.train_subjects, kind, data.frame_step)]
-    return load_h36m(data.root, H36M_TEST_SUBJECTS, data.kinds[0])
+        seqs = [s for s in seqs if s.action_name in data.actions]
+    return [dataclasses.replace(s, positions_3d=s.positions_3d[::step], keypoints_2d=s.keypoints_2d[::step])
+            for s in seqs] if step > 1 else seqs

@@ -1,7 +1,8 @@
 """Offline evaluation of a lifter on whole sequences, and the ``pose3d-eval`` command.
 
 ``pose3d-eval --checkpoint models/X.json --dataset h36m --input gt`` evaluates on S9/S11
-(``--dataset humaneva``: the Validate split, Walk/Jog/Box per subject),
+(``--dataset humaneva``: the Validate split, Walk/Jog/Box per subject; ``--dataset 3dhp``: the
+MPI-INF-3DHP test sequences of data_test_3dhp.npz, with PCK@150mm and AUC as that benchmark reports),
 writes training/results/<model>__<dataset>_<input>.json with per-action and per-joint
 figures and a per-joint plot, and regenerates training/RESULTS.md from all results.
 ``--test-flip``: test-time flip augmentation (as in VideoPose3D's reported numbers), the
@@ -24,6 +25,7 @@ import torch
 
 from pose3d_ros.lifting.sequence import predict_sequence
 from pose3d_ros.metrics import (
+    auc,
     bone_length_rmse,
     bone_length_std,
     illegal_bend_share,
@@ -40,7 +42,15 @@ from pose3d_ros.networks.cards import LifterCard, load_model
 from pose3d_ros.skeleton import SkeletonLayout
 
 from .config import DataConfig
-from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, Sequence, load_split, model_inputs, root_relative
+from .data import (
+    DATASET_LAYOUTS,
+    H36M_MISSING_NOTE,
+    Sequence,
+    input_normalization,
+    load_split,
+    model_inputs,
+    root_relative,
+)
 from .generators import flip_pose
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -77,10 +87,12 @@ def flip_averaged(model: torch.nn.Module, inputs: np.ndarray, receptive_field: i
 def evaluate(model: torch.nn.Module, sequences: list[Sequence], receptive_field: int,
              causal: bool, test_flip: bool = False) -> dict:
     """P1, P2, N-MPJPE (mm), MPJVE (mm/frame) and PCK@150mm (%) per action and, as in the
-    papers, their mean over actions; per-joint P1 over all frames. ``test_flip``: predictions
-    averaged with those of the mirrored inputs (:func:`flip_averaged`)."""
+    papers, their mean over actions (on MPI-INF-3DHP also the AUC of PCK over 0-150 mm, %, per
+    test sequence); per-joint P1 over all frames. ``test_flip``: predictions averaged with those
+    of the mirrored inputs (:func:`flip_averaged`)."""
     model.eval()
-    keys = ("p1_mm", "p2_mm", "n_mpjpe_mm", "mpjve_mm", "pck150")
+    with_auc = any(seq.dataset == "3dhp" for seq in sequences)
+    keys = ("p1_mm", "p2_mm", "n_mpjpe_mm", "mpjve_mm", "pck150") + (("auc",) if with_auc else ())
     per_action: dict[str, list] = defaultdict(list)
     joint_sum, frames = 0.0, 0
     structure = []
@@ -93,7 +105,7 @@ def evaluate(model: torch.nn.Module, sequences: list[Sequence], receptive_field:
             structure.append((len(pred), structure_metrics(pred, target, DATASET_LAYOUTS[seq.dataset])))
         per_action[seq.eval_group].append(
             (len(pred), 1000 * mpjpe(pred, target), 1000 * p_mpjpe(pred, target), 1000 * n_mpjpe(pred, target),
-             1000 * mpjve(pred, target), pck(pred, target)))
+             1000 * mpjve(pred, target), pck(pred, target)) + ((auc(pred, target),) if with_auc else ()))
         joint_sum = joint_sum + 1000 * per_joint_error(pred, target) * len(pred)
         frames += len(pred)
     result: dict = {"actions": {}}
@@ -142,7 +154,7 @@ def structure_metrics(pred: np.ndarray, target: np.ndarray, layout: SkeletonLayo
 def evaluation_data(card: LifterCard, dataset: str, root: Path, inputs: str) -> DataConfig:
     """The ``data`` section of the test split for a model card: on HumanEva-I, only the actions
     the model was trained on (Tang et al. train and test on Walk and Jog)."""
-    data = DataConfig(str(root), dataset, inputs)
+    data = DataConfig(str(root), dataset=dataset, inputs=inputs)
     trained = card.training.get("data", {})
     if dataset == "humaneva" and trained.get("dataset") == "humaneva" and trained.get("actions"):
         return dataclasses.replace(data, actions=tuple(trained["actions"]))
@@ -163,10 +175,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="pose3d-eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="model card (.json) or weights of a lifter")
-    parser.add_argument("--dataset", choices=["h36m", "humaneva"], default="h36m")
+    parser.add_argument("--dataset", choices=sorted(DATASET_LAYOUTS), default="h36m")
     parser.add_argument("--input", choices=["gt", "sh"], default="gt",
                         help="2D input: ground-truth projection or Stacked Hourglass detections")
-    parser.add_argument("--data-root", default="../shared/data", help="folder with h36m/ and humaneva/")
+    parser.add_argument("--data-root", default="../shared/data",
+                        help="folder with h36m/ and humaneva/ (and 3dhp/ holding data_test_3dhp.npz)")
     parser.add_argument("--test-flip", action="store_true", help="test-time flip augmentation (row <model>+flip)")
     parser.add_argument("--results-dir", default=str(RESULTS_DIR))
     args = parser.parse_args(argv)
@@ -176,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     start = time.time()
     sequences = load_split(evaluation_data(loaded.card, args.dataset, Path(args.data_root) / args.dataset, args.input),
                            "test")
+    if input_normalization(sequences[0]) != loaded.card.input_normalization:
+        raise SystemExit(f"{loaded.path} takes {loaded.card.input_normalization}-normalised 2D; {args.dataset} "
+                         f"gives {input_normalization(sequences[0])}-normalised 2D")
     metrics = evaluate(loaded.model, sequences, loaded.receptive_field, loaded.causal, args.test_flip)
     name = loaded.path.stem + ("+flip" if args.test_flip else "")
     out_dir = Path(args.results_dir)
@@ -194,8 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     path.write_text(json.dumps(record, indent=1) + "\n")
     write_plots(record, loaded.card, out_dir)
     write_results_md(out_dir)
+    auc_text = f", AUC {metrics['auc']:.1f} %" if "auc" in metrics else ""
     print(f"{name} on {args.dataset} ({args.input}): P1 {metrics['p1_mm']:.1f} mm, P2 {metrics['p2_mm']:.1f} mm, "
-          f"MPJVE {metrics['mpjve_mm']:.2f} mm -> {path}")
+          f"MPJVE {metrics['mpjve_mm']:.2f} mm, PCK@150 {metrics['pck150']:.1f} %{auc_text} -> {path}")
 
 
 if __name__ == "__main__":

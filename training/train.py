@@ -38,7 +38,7 @@ from .evaluate import evaluate, evaluate_trajectory
 from .generators import ChunkedDataset
 from .losses import Objective, bone_lengths, build_objective, mpjpe
 
-TEST_SPLITS = {"h36m": "h36m_s9_s11", "humaneva": "humaneva_validate"}
+TEST_SPLITS = {"h36m": "h36m_s9_s11", "humaneva": "humaneva_validate", "3dhp": "3dhp_test"}
 
 
 def _hardware(device: torch.device, world: int) -> str:

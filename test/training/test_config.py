@@ -84,6 +84,8 @@ def test_bad_values_are_refused():
         TrainingConfig.from_dict(_minimal(data={"dataset": "h37m"}), "x.yaml")
     with pytest.raises(ConfigError, match="ground-truth 2D inputs only"):
         TrainingConfig.from_dict(_minimal(data={"dataset": "humaneva", "inputs": "sh"}), "x.yaml")
+    with pytest.raises(ConfigError, match="humaneva is read in the formats \\['compact', 'videopose3d'\\]"):
+        TrainingConfig.from_dict(_minimal(data={"dataset": "humaneva", "format": "martinez"}), "x.yaml")
     with pytest.raises(ConfigError, match="unknown architecture 'tcn'"):
         TrainingConfig.from_dict(_minimal(model={"architecture": "tcn"}), "x.yaml")
     with pytest.raises(ConfigError, match="martinez_mlp takes no receptive_field"):
