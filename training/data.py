@@ -96,6 +96,28 @@ def h36m_intrinsics(cam: dict) -> CameraIntrinsics:
                             int(cam["res_w"]), int(cam["res_h"]))
 
 
+def h36m_view(subject: str, action: str, cam_id: str, cam: dict, world: np.ndarray,
+              keypoints: np.ndarray | None = None) -> Sequence:
+    """World joints (N, 17, 3, metres) seen by a Human3.6M camera (R, T, f, c, k, p, res_w, res_h
+    as in ../shared/data), with ``keypoints`` (N', 17, 2) pixels as the 2D (both cut to the
+    shorter) or, without, their projection with the camera's distortion."""
+    pos = world_to_camera(world, np.asarray(cam["R"]), np.asarray(cam["T"]))
+    kps = project_h36m(pos, cam) if keypoints is None else keypoints
+    n = min(len(pos), len(kps))  # some 2D files are a frame shorter
+    return Sequence(subject, action, cam_id, pos[:n].astype(np.float32), np.asarray(kps[:n], dtype=np.float32),
+                    h36m_intrinsics(cam), (int(cam["res_w"]), int(cam["res_h"])))
+
+
+def humaneva_view(subject: str, action: str, cam: dict, world: np.ndarray, keypoints: np.ndarray) -> Sequence:
+    """World joints (N, 15, 3, metres) seen by a HumanEva-I camera (id, orientation_wxyz,
+    translation_m, res_w, res_h as in ../shared/data), with ``keypoints`` (N, 15, 2) pixels as
+    the 2D. The quaternion is the camera's orientation in the world: camera = R^T (world - t)."""
+    rot = _matrix_from_wxyz(cam["orientation_wxyz"]).T
+    pos = world_to_camera(np.asarray(world, np.float64), rot, np.asarray(cam["translation_m"]))
+    return Sequence(subject, action, cam["id"], pos.astype(np.float32), np.asarray(keypoints, dtype=np.float32),
+                    None, (int(cam["res_w"]), int(cam["res_h"])), "humaneva")
+
+
 def load_h36m(root: str | Path, subjects: tuple[str, ...], inputs: str = "gt",
               frame_step: int = 1) -> list[Sequence]:
     """Load every (subject, action, camera) sequence of the given subjects.
@@ -116,14 +138,9 @@ def load_h36m(root: str | Path, subjects: tuple[str, ...], inputs: str = "gt",
             continue
         world = positions[key][::frame_step].astype(np.float64)
         for cam_id in sorted(cameras[subject]):
-            cam = cameras[subject][cam_id]
-            pos_cam = world_to_camera(world, np.asarray(cam["R"]), np.asarray(cam["T"]))
-            if detections is None:
-                kps = project_h36m(pos_cam, cam)
-            else:
-                kps = _sh_to_17(detections[f"{key}|{cam_id}"][::frame_step].astype(np.float64))
-            out.append(Sequence(subject, action, cam_id, pos_cam.astype(np.float32), kps.astype(np.float32),
-                                h36m_intrinsics(cam), (int(cam["res_w"]), int(cam["res_h"]))))
+            kps = None if detections is None else _sh_to_17(
+                detections[f"{key}|{cam_id}"][::frame_step].astype(np.float64))
+            out.append(h36m_view(subject, action, cam_id, cameras[subject][cam_id], world, kps))
     return out
 
 
@@ -155,13 +172,7 @@ def load_humaneva(root: str | Path, split: str, actions: tuple[str, ...] = HUMAN
         if part != split or action.split(" ")[0] not in actions:
             continue
         world = positions[key].astype(np.float64)
-        for cam in cameras[subject]:
-            # The quaternion is the camera's orientation in the world: camera = R^T (world - t).
-            rot = _matrix_from_wxyz(cam["orientation_wxyz"]).T
-            pos_cam = world_to_camera(world, rot, np.asarray(cam["translation_m"]))
-            kps = keypoints[f"{key}|{cam['id']}"]
-            out.append(Sequence(subject, action, cam["id"], pos_cam.astype(np.float32), kps.astype(np.float32),
-                                None, (int(cam["res_w"]), int(cam["res_h"])), "humaneva"))
+        out += [humaneva_view(subject, action, cam, world, keypoints[f"{key}|{cam['id']}"]) for cam in cameras[subject]]
     return out
 
 

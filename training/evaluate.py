@@ -56,6 +56,22 @@ from .generators import flip_pose
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def frame_weighted(rows: list[tuple]) -> np.ndarray:
+    """The mean of each value over rows (frames, value, value, ...), weighted by the rows' frames."""
+    rows = np.array(rows, dtype=np.float64)
+    return (rows[:, 1:] * rows[:, :1]).sum(axis=0) / rows[:, 0].sum()
+
+
+def _group_means(per_group: dict[str, list[tuple]], keys: tuple[str, ...]) -> dict:
+    """Per group (action), the frame-weighted mean of each key's value in its rows (frames,
+    values...) and its frames; and, as in the papers, each key's mean over the groups."""
+    result: dict = {"actions": {group: dict(zip(keys, map(float, frame_weighted(rows))), frames=sum(r[0] for r in rows))
+                                for group, rows in sorted(per_group.items())}}
+    for key in keys:
+        result[key] = float(np.mean([a[key] for a in result["actions"].values()]))
+    return result
+
+
 def evaluate_trajectory(model: torch.nn.Module, sequences: list[Sequence], receptive_field: int,
                         causal: bool) -> dict:
     """Root position error (mm, camera frame) of a trajectory model, per group and averaged."""
@@ -64,13 +80,7 @@ def evaluate_trajectory(model: torch.nn.Module, sequences: list[Sequence], recep
     for seq in sequences:
         pred = predict_sequence(model, model_inputs(seq), receptive_field, causal, relative=False)
         per_group[seq.eval_group].append((len(pred), 1000 * root_position_error(pred[:, 0], seq.positions_3d[:, 0])))
-    result: dict = {"actions": {}}
-    for group, rows in sorted(per_group.items()):
-        rows = np.array(rows)
-        result["actions"][group] = {"root_error_mm": float((rows[:, 0] * rows[:, 1]).sum() / rows[:, 0].sum()),
-                                    "frames": int(rows[:, 0].sum())}
-    result["root_error_mm"] = float(np.mean([a["root_error_mm"] for a in result["actions"].values()]))
-    return result
+    return _group_means(per_group, ("root_error_mm",))
 
 
 def flip_averaged(model: torch.nn.Module, inputs: np.ndarray, receptive_field: int, causal: bool,
@@ -108,14 +118,7 @@ def evaluate(model: torch.nn.Module, sequences: list[Sequence], receptive_field:
              1000 * mpjve(pred, target), pck(pred, target)) + ((auc(pred, target),) if with_auc else ()))
         joint_sum = joint_sum + 1000 * per_joint_error(pred, target) * len(pred)
         frames += len(pred)
-    result: dict = {"actions": {}}
-    for action, rows in sorted(per_action.items()):
-        rows = np.array(rows)
-        n = rows[:, 0].sum()
-        values = (rows[:, 1:] * rows[:, :1]).sum(axis=0) / n
-        result["actions"][action] = dict(zip(keys, map(float, values)), frames=int(n))
-    for key in keys:
-        result[key] = float(np.mean([a[key] for a in result["actions"].values()]))
+    result = _group_means(per_action, keys)
     result["frames"] = frames
     result["per_joint_p1_mm"] = (joint_sum / max(frames, 1)).tolist()
     if structure:

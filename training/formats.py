@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from pose3d_ros.geometry import world_to_camera
 from pose3d_ros.skeleton import H36M17, MPI_INF_3DHP17
 
 from .config import DataConfig
-from .data import H36M_TEST_SUBJECTS, Sequence, _matrix_from_wxyz, _sh_to_17, h36m_intrinsics, project_h36m
+from .data import H36M_TEST_SUBJECTS, Sequence, _sh_to_17, h36m_view, humaneva_view
 
 # Human3.6M's 32 recorded joints -> the 17 that move (H36M-17 order), as VideoPose3D and Martinez keep them.
 H36M32_TO_17 = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
@@ -72,51 +71,32 @@ def read_npz_object(path: str | Path, key: str):
     return obj.item() if isinstance(obj, np.ndarray) and obj.shape == () else obj
 
 
-def _h36m_cameras(cameras_json: str | Path) -> dict:
-    return json.loads(Path(cameras_json).read_text())
+def _videopose3d_files(path_3d: str | Path, path_2d: str | Path, cameras_json: str | Path) -> tuple[dict, ...]:
+    """(3D positions, 2D keypoints, cameras) of a VideoPose3D npz pair and a cameras json."""
+    return (read_npz_object(path_3d, "positions_3d"), read_npz_object(path_2d, "positions_2d"),
+            json.loads(Path(cameras_json).read_text()))
 
 
 def load_videopose3d_h36m(path_3d: str | Path, path_2d: str | Path, cameras_json: str | Path,
                           subjects: tuple[str, ...]) -> list[Sequence]:
     """VideoPose3D's data_3d_h36m.npz (32 joints, world, metres) with a data_2d_h36m_*.npz
     (per camera, 17 joints, pixels). Cameras: a json in the format of ../shared/data."""
-    positions = read_npz_object(path_3d, "positions_3d")
-    keypoints = read_npz_object(path_2d, "positions_2d")
-    cameras = _h36m_cameras(cameras_json)
-    out = []
-    for subject in subjects:
-        for action, world in sorted(positions[subject].items()):
-            world = np.asarray(world, dtype=np.float64)[:, H36M32_TO_17]
-            for cam_id, kps in zip(H36M_CAMERA_ORDER, keypoints[subject][action]):
-                cam = cameras[subject][cam_id]
-                n = min(len(world), len(kps))  # some 2D files are a frame shorter
-                pos = world_to_camera(world[:n], np.asarray(cam["R"]), np.asarray(cam["T"]))
-                out.append(Sequence(subject, action, cam_id, pos.astype(np.float32),
-                                    np.asarray(kps[:n, :, :2], dtype=np.float32), h36m_intrinsics(cam),
-                                    (int(cam["res_w"]), int(cam["res_h"]))))
-    return out
+    positions, keypoints, cameras = _videopose3d_files(path_3d, path_2d, cameras_json)
+    return [h36m_view(subject, action, cam_id, cameras[subject][cam_id],
+                      np.asarray(world, dtype=np.float64)[:, H36M32_TO_17], kps[..., :2])
+            for subject in subjects for action, world in sorted(positions[subject].items())
+            for cam_id, kps in zip(H36M_CAMERA_ORDER, keypoints[subject][action])]
 
 
 def load_videopose3d_humaneva(path_3d: str | Path, path_2d: str | Path, cameras_json: str | Path,
                               split: str) -> list[Sequence]:
     """VideoPose3D's data_3d_humaneva15.npz / data_2d_humaneva15_gt.npz (subjects 'Train/S1', ...),
     with cameras from a humaneva_cameras.json as in ../shared/data."""
-    positions = read_npz_object(path_3d, "positions_3d")
-    keypoints = read_npz_object(path_2d, "positions_2d")
-    cameras = json.loads(Path(cameras_json).read_text())
-    out = []
-    for split_subject in sorted(positions):
-        part, subject = split_subject.split("/")
-        if part != split:
-            continue
-        for action, world in sorted(positions[split_subject].items()):
-            for cam, kps in zip(cameras[subject], keypoints[split_subject][action]):
-                rot = _matrix_from_wxyz(cam["orientation_wxyz"]).T
-                pos = world_to_camera(np.asarray(world, np.float64), rot, np.asarray(cam["translation_m"]))
-                out.append(Sequence(subject, action, cam["id"], pos.astype(np.float32),
-                                    np.asarray(kps, dtype=np.float32), None,
-                                    (int(cam["res_w"]), int(cam["res_h"])), "humaneva"))
-    return out
+    positions, keypoints, cameras = _videopose3d_files(path_3d, path_2d, cameras_json)
+    return [humaneva_view(split_subject.split("/")[1], action, cam, world, kps)
+            for split_subject in sorted(positions) if split_subject.split("/")[0] == split
+            for action, world in sorted(positions[split_subject].items())
+            for cam, kps in zip(cameras[split_subject.split("/")[1]], keypoints[split_subject][action])]
 
 
 def load_martinez_h36m(root: str | Path, cameras_h5: str | Path, subjects: tuple[str, ...],
@@ -144,18 +124,12 @@ def load_martinez_h36m(root: str | Path, cameras_h5: str | Path, subjects: tuple
                 world = h5f["3D_positions"][:].T.reshape(-1, 32, 3)[:, H36M32_TO_17] / 1000.0
             action = path.stem
             for cam_id in H36M_CAMERA_ORDER:
-                cam = cams[subject, cam_id]
-                pos = world_to_camera(world, cam["R"], cam["T"])
-                if inputs == "gt":
-                    kps = project_h36m(pos, cam)
-                else:
+                kps = None  # the ground-truth projection
+                if inputs != "gt":
                     sh_path = root / subject / "StackedHourglass" / f"{action.replace(' ', '_')}.{cam_id}.h5"
                     with h5py.File(sh_path, "r") as h5f:
                         kps = _sh_to_17(h5f["poses"][:][:, SH_TO_H36M16].astype(np.float64))
-                    n = min(len(kps), len(pos))
-                    pos, kps = pos[:n], kps[:n]
-                out.append(Sequence(subject, action, cam_id, pos.astype(np.float32), kps.astype(np.float32),
-                                    h36m_intrinsics(cam), (cam["res_w"], cam["res_h"])))
+                out.append(h36m_view(subject, action, cam_id, cams[subject, cam_id], world, kps))
     return out
 
 

@@ -30,6 +30,7 @@ from pose3d_ros.networks.tpnet import BidirectionalRefiner, CausalRefiner
 from pose3d_ros.skeleton import H36M17
 
 from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m, model_inputs, root_relative
+from .evaluate import frame_weighted
 
 
 def lifter_outputs(loaded: LoadedModel, root: Path, subjects: tuple[str, ...], cameras: int, inputs: str = "gt"):
@@ -72,9 +73,8 @@ def evaluate(model: CausalRefiner, pairs) -> dict:
         refined = refine_sequence(model, pred)
         rows.append((len(pred), mpjpe(pred, target), mpjpe(refined, target), mpjve(pred, target),
                      mpjve(refined, target)))
-    rows = np.array(rows)
-    mean = 1000 * (rows[:, 1:] * rows[:, :1]).sum(axis=0) / rows[:, 0].sum()
-    return dict(zip(("lifter_p1_mm", "refined_p1_mm", "lifter_mpjve_mm", "refined_mpjve_mm"), map(float, mean)))
+    return dict(zip(("lifter_p1_mm", "refined_p1_mm", "lifter_mpjve_mm", "refined_mpjve_mm"),
+                    map(float, 1000 * frame_weighted(rows))))
 
 
 def train(args: argparse.Namespace) -> Path:
