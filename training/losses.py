@@ -282,15 +282,13 @@ LOSSES: dict[str, tuple[str, _Term]] = {
     "mpjpe": ("pose", lambda p, b, c: mpjpe(p, b.targets)),
     "squared_position": ("pose", lambda p, b, c: squared_position(p, b.targets)),
     "trajectory": ("pose", lambda p, b, c: trajectory(p, b.targets)),
-    "motion": ("pose", lambda p, b, c: motion(p, b.targets, tuple(c.options.get("intervals", (12,))),
-                                              tuple(c.options.get("operators", ("cross",))))),
+    "motion": ("pose", lambda p, b, c: motion(p, b.targets, **c.options)),
     "joint_shift": ("pose", lambda p, b, c: joint_shift(p, b.targets, non_adjacent_pairs(c.layout))),
     "illegal_angle": ("pose", lambda p, b, c: illegal_angle(p)),
     "symmetry": ("pose", lambda p, b, c: symmetry(p, c.layout)),
     "bone_ratio": ("pose", lambda p, b, c: bone_ratio(p, c.layout, c.reference_lengths)),
     "completion": ("pose", lambda p, b, c: completion(p, b.targets)),
-    "projection": ("refined_2d", lambda p, b, c: projection(p, b.target_2d, b.points_3d,
-                                                          float(c.options.get("constancy", 1.0)))),
+    "projection": ("refined_2d", lambda p, b, c: projection(p, b.target_2d, b.points_3d, **c.options)),
     "temporal_2d": ("refined_2d", lambda p, b, c: confidence_2d(p, b.target_2d, torch.ones_like(p[..., 0]))),
     "bone_direction": ("directions", _per_part(lambda p, b, c: bone_direction(p, b.targets, c.layout))),
     "bone_direction_cosine": ("directions", _per_part(lambda p, b, c: bone_direction_cosine(p, b.targets, c.layout))),
@@ -305,7 +303,7 @@ LOSSES: dict[str, tuple[str, _Term]] = {
 }
 
 
-# The options a loss takes besides its weight.
+# The options a loss takes besides its weight (keyword arguments of its function, which holds their defaults).
 LOSS_OPTIONS: dict[str, tuple[str, ...]] = {"motion": ("intervals", "operators"), "projection": ("constancy",),
                                             "hard_joint_mpjpe": ("joints",)}
 
