@@ -200,9 +200,9 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
     if needs_3d and input_normalization(train_seqs[0]) != "intrinsics":
         raise ValueError("the projection and temporal_2d losses need camera intrinsics (focal-normalised inputs)")
     roots = [s.positions_3d[:, :1] for s in train_seqs] if needs_3d else None
-    if t.joint_dropout > 0 and hyper["in_features"] != 3:
+    if t.joint_dropout > 0 and cfg.model.in_features != 3:
         raise ValueError("joint_dropout needs a confidence channel (model.in_features: 3) to mark dropped joints")
-    inputs = [lifter_input(model_inputs(s), None, hyper["in_features"]) for s in train_seqs]
+    inputs = [lifter_input(model_inputs(s), None, cfg.model.in_features) for s in train_seqs]
     data = ChunkedDataset(inputs, targets, 1 if window else rf, causal, window or t.chunk, roots).to(device)
     reference_lengths = None
     if "bone_ratio" in t.losses:
