@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.networks.tcn import TemporalConvModel, filter_widths_for  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
-from training.data import H36M_TRAIN_SUBJECTS, load_h36m  # noqa: E402
-from training.evaluate import evaluate, model_inputs, root_relative  # noqa: E402
+from training.data import H36M_TRAIN_SUBJECTS, load_h36m, model_inputs, root_relative  # noqa: E402
+from training.evaluate import evaluate  # noqa: E402
 from training.generators import ChunkedDataset, flip_pose  # noqa: E402
 
 

@@ -33,14 +33,14 @@ from pose3d_ros.detection import Detection  # noqa: E402
 from pose3d_ros.lifting.online import OnlineLifter  # noqa: E402
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator  # noqa: E402
 from pose3d_ros.lifting.refinement import load_refiner  # noqa: E402
+from pose3d_ros.lifting.sequence import predict_sequence  # noqa: E402
 from pose3d_ros.metrics import bone_length_std, mpjpe, mpjve, root_position_error  # noqa: E402
 from pose3d_ros.networks.cards import load_model  # noqa: E402
 from pose3d_ros.nodes.clouds import to_cloud  # noqa: E402
 from pose3d_ros.nodes.keypoint_detector import detections_to_points  # noqa: E402
 from pose3d_ros.nodes.lifter import PARAMS, people_from_cloud, settings_from_params  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
-from training.data import H36M_MISSING_NOTE, load_h36m  # noqa: E402
-from training.evaluate import model_inputs, predict_sequence  # noqa: E402
+from training.data import H36M_MISSING_NOTE, load_h36m, model_inputs  # noqa: E402
 
 
 class SharedLifter:

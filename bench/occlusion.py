@@ -29,8 +29,7 @@ from pose3d_ros.lifting.inputs import lifter_input  # noqa: E402
 from pose3d_ros.lifting.sequence import predict_sequence  # noqa: E402
 from pose3d_ros.networks.cards import load_model  # noqa: E402
 from pose3d_ros.resources import resolve  # noqa: E402
-from training.data import H36M_TEST_SUBJECTS, load_h36m  # noqa: E402
-from training.evaluate import model_inputs, root_relative  # noqa: E402
+from training.data import H36M_TEST_SUBJECTS, load_h36m, model_inputs, root_relative  # noqa: E402
 
 
 def occlusion_runs(frames: int, joints: int, rate: float, span: int, rng: np.random.Generator) -> np.ndarray:

@@ -23,8 +23,7 @@ from pose3d_ros.lifting.sequence import predict_sequence  # noqa: E402
 from pose3d_ros.metrics import mpjpe  # noqa: E402
 from pose3d_ros.networks.cards import load_model  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
-from training.data import H36M_TEST_SUBJECTS, load_h36m  # noqa: E402
-from training.evaluate import model_inputs, root_relative  # noqa: E402
+from training.data import H36M_TEST_SUBJECTS, load_h36m, model_inputs, root_relative  # noqa: E402
 
 AGE_BINS = ((0, 1), (1, 5), (5, 10), (10, 20), (20, 40), (40, 80), (80, 120))
 THIGHS = [H36M17.bone_of(H36M17.index(knee)) for knee in ("r_knee", "l_knee")]  # bones named by child joint

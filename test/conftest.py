@@ -14,7 +14,7 @@ import torch
 
 from pose3d_ros.geometry import world_to_camera
 from pose3d_ros.networks import build_model
-from pose3d_ros.networks.cards import save_model
+from pose3d_ros.networks.cards import LifterCard, save_model
 from pose3d_ros.skeleton import H36M17
 
 # Standing, facing the camera (optical frame: x right, y down, z forward; the person looks
@@ -85,17 +85,15 @@ _TINY_HYPERPARAMETERS = {"num_joints_in": 17, "in_features": 2, "num_joints_out"
                          "filter_widths": [3, 3], "causal": True, "dropout": 0.0, "channels": 16}
 
 
-def _tiny_card(**overrides) -> dict:
+def _tiny_card(**overrides) -> LifterCard:
     hyper = dict(_TINY_HYPERPARAMETERS, **overrides.pop("hyperparameters", {}))
     card = {"architecture": "temporal_conv", "hyperparameters": hyper, "layout": "h36m17",
-            "receptive_field": 9 if list(hyper["filter_widths"]) == [3, 3] else None,
-            "causal": hyper["causal"], "input_normalization": "intrinsics"}
-    card.update(overrides)
-    return card
+            "receptive_field": 9, "causal": hyper["causal"], "input_normalization": "intrinsics"}
+    return LifterCard(**dict(card, **overrides))
 
 
 @pytest.fixture(scope="session")
-def tiny_card() -> Callable[..., dict]:
+def tiny_card() -> Callable[..., LifterCard]:
     """``tiny_card(**overrides)``: a complete model card (less weights/sha256, which save_model
     adds) for a tiny causal temporal_conv lifter; ``hyperparameters`` overrides are merged."""
     return _tiny_card

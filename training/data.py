@@ -1,24 +1,35 @@
-"""Human3.6M and HumanEva-I in the compact form of ../shared/data: 3D joints, cameras, 2D inputs.
+"""Human3.6M and HumanEva-I in the compact form of ../shared/data: 3D joints, cameras, 2D inputs;
+and :func:`load_split`, a config's split in any format training.formats reads.
 
 Never commit these files or anything derived from them; see ../shared/data/README.md.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pose3d_ros.geometry import CameraIntrinsics, world_to_camera
+from pose3d_ros.geometry import CameraIntrinsics, normalize_screen, normalize_with_intrinsics, world_to_camera
 from pose3d_ros.skeleton import H36M17, HUMANEVA15, SkeletonLayout
+
+if TYPE_CHECKING:
+    from .config import DataConfig
 
 H36M_TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 H36M_TEST_SUBJECTS = ("S9", "S11")
 H36M_MISSING_NOTE = ("shared copy lacks 5 of the usual sequences, among them the test sequence "
                      "S9 'Discussion 1' (about 4 % of test frames)")
 HUMANEVA_ACTIONS = ("Walking", "Jog", "Box")
-DATASET_LAYOUTS: dict[str, SkeletonLayout] = {"h36m": H36M17, "humaneva": HUMANEVA15}
+# MPI-INF-3DHP is read into H36M-17 order (training.formats.load_3dhp).
+DATASET_LAYOUTS: dict[str, SkeletonLayout] = {"h36m": H36M17, "humaneva": HUMANEVA15, "3dhp": H36M17}
+# The file formats each dataset is read from, the usual one first: compact (../shared/data),
+# videopose3d, martinez and p-stmo as training.formats describes them.
+DATASET_FORMATS: dict[str, tuple[str, ...]] = {"h36m": ("compact", "videopose3d", "martinez"),
+                                               "humaneva": ("compact", "videopose3d"), "3dhp": ("p-stmo",)}
 
 
 @dataclass
@@ -51,6 +62,24 @@ class Sequence:
         return self.action_name if self.dataset == "h36m" else f"{self.action_name} {self.subject}"
 
 
+def model_inputs(seq: Sequence) -> np.ndarray:
+    """The lifter's input for a sequence: focal-normalised 2D keypoints, or screen-normalised
+    ones where the dataset has no intrinsics (see input_normalization)."""
+    if seq.intrinsics is None:
+        return normalize_screen(seq.keypoints_2d, *seq.image_size)
+    return normalize_with_intrinsics(seq.keypoints_2d, seq.intrinsics)
+
+
+def input_normalization(seq: Sequence) -> str:
+    """The model-card name of the normalisation model_inputs applies to ``seq``."""
+    return "screen" if seq.intrinsics is None else "intrinsics"
+
+
+def root_relative(positions: np.ndarray) -> np.ndarray:
+    """(N, J, 3) joints relative to the root (joint 0) of each frame."""
+    return positions - positions[:, :1]
+
+
 def project_h36m(points_cam: np.ndarray, cam: dict) -> np.ndarray:
     """Human3.6M projection with its own distortion model (the VideoPose3D formula)."""
     xy = points_cam[..., :2] / points_cam[..., 2:3]
@@ -65,6 +94,28 @@ def project_h36m(points_cam: np.ndarray, cam: dict) -> np.ndarray:
 def h36m_intrinsics(cam: dict) -> CameraIntrinsics:
     return CameraIntrinsics(cam["f"][0], cam["f"][1], cam["c"][0], cam["c"][1],
                             int(cam["res_w"]), int(cam["res_h"]))
+
+
+def h36m_view(subject: str, action: str, cam_id: str, cam: dict, world: np.ndarray,
+              keypoints: np.ndarray | None = None) -> Sequence:
+    """World joints (N, 17, 3, metres) seen by a Human3.6M camera (R, T, f, c, k, p, res_w, res_h
+    as in ../shared/data), with ``keypoints`` (N', 17, 2) pixels as the 2D (both cut to the
+    shorter) or, without, their projection with the camera's distortion."""
+    pos = world_to_camera(world, np.asarray(cam["R"]), np.asarray(cam["T"]))
+    kps = project_h36m(pos, cam) if keypoints is None else keypoints
+    n = min(len(pos), len(kps))  # some 2D files are a frame shorter
+    return Sequence(subject, action, cam_id, pos[:n].astype(np.float32), np.asarray(kps[:n], dtype=np.float32),
+                    h36m_intrinsics(cam), (int(cam["res_w"]), int(cam["res_h"])))
+
+
+def humaneva_view(subject: str, action: str, cam: dict, world: np.ndarray, keypoints: np.ndarray) -> Sequence:
+    """World joints (N, 15, 3, metres) seen by a HumanEva-I camera (id, orientation_wxyz,
+    translation_m, res_w, res_h as in ../shared/data), with ``keypoints`` (N, 15, 2) pixels as
+    the 2D. The quaternion is the camera's orientation in the world: camera = R^T (world - t)."""
+    rot = _matrix_from_wxyz(cam["orientation_wxyz"]).T
+    pos = world_to_camera(np.asarray(world, np.float64), rot, np.asarray(cam["translation_m"]))
+    return Sequence(subject, action, cam["id"], pos.astype(np.float32), np.asarray(keypoints, dtype=np.float32),
+                    None, (int(cam["res_w"]), int(cam["res_h"])), "humaneva")
 
 
 def load_h36m(root: str | Path, subjects: tuple[str, ...], inputs: str = "gt",
@@ -87,14 +138,9 @@ def load_h36m(root: str | Path, subjects: tuple[str, ...], inputs: str = "gt",
             continue
         world = positions[key][::frame_step].astype(np.float64)
         for cam_id in sorted(cameras[subject]):
-            cam = cameras[subject][cam_id]
-            pos_cam = world_to_camera(world, np.asarray(cam["R"]), np.asarray(cam["T"]))
-            if detections is None:
-                kps = project_h36m(pos_cam, cam)
-            else:
-                kps = _sh_to_17(detections[f"{key}|{cam_id}"][::frame_step].astype(np.float64))
-            out.append(Sequence(subject, action, cam_id, pos_cam.astype(np.float32), kps.astype(np.float32),
-                                h36m_intrinsics(cam), (int(cam["res_w"]), int(cam["res_h"]))))
+            kps = None if detections is None else _sh_to_17(
+                detections[f"{key}|{cam_id}"][::frame_step].astype(np.float64))
+            out.append(h36m_view(subject, action, cam_id, cameras[subject][cam_id], world, kps))
     return out
 
 
@@ -126,32 +172,30 @@ def load_humaneva(root: str | Path, split: str, actions: tuple[str, ...] = HUMAN
         if part != split or action.split(" ")[0] not in actions:
             continue
         world = positions[key].astype(np.float64)
-        for cam in cameras[subject]:
-            # The quaternion is the camera's orientation in the world: camera = R^T (world - t).
-            rot = _matrix_from_wxyz(cam["orientation_wxyz"]).T
-            pos_cam = world_to_camera(world, rot, np.asarray(cam["translation_m"]))
-            kps = keypoints[f"{key}|{cam['id']}"]
-            out.append(Sequence(subject, action, cam["id"], pos_cam.astype(np.float32), kps.astype(np.float32),
-                                None, (int(cam["res_w"]), int(cam["res_h"])), "humaneva"))
+        out += [humaneva_view(subject, action, cam, world, keypoints[f"{key}|{cam['id']}"]) for cam in cameras[subject]]
     return out
 
 
-def load_split(data: dict, split: str) -> list[Sequence]:
-    """The ``train`` or ``test`` split of a config's ``data`` section (dataset, root, inputs, ...).
+def load_split(data: DataConfig, split: str) -> list[Sequence]:
+    """The ``train`` or ``test`` split of a config's ``data`` section, in its file format.
 
-    On Human3.6M ``inputs`` may list several kinds of 2D (``[gt, sh]``): the training split has
-    every sequence once from each, the test split is on the first kind."""
-    dataset = data.get("dataset", "h36m")
-    if dataset == "h36m":
-        inputs = data.get("inputs", "gt")
-        kinds = [inputs] if isinstance(inputs, str) else list(inputs)
-        if split == "train":
-            subjects = tuple(data.get("train_subjects", H36M_TRAIN_SUBJECTS))
-            return [s for kind in kinds for s in load_h36m(data["root"], subjects, kind, data.get("frame_step", 1))]
-        return load_h36m(data["root"], H36M_TEST_SUBJECTS, kinds[0])
-    if dataset == "humaneva":
-        if data.get("inputs", "gt") != "gt":
-            raise ValueError("HumanEva-I has ground-truth 2D inputs only")
-        return load_humaneva(data["root"], "Train" if split == "train" else "Validate",
-                             tuple(data.get("actions", HUMANEVA_ACTIONS)))
-    raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(DATASET_LAYOUTS)}")
+    ``inputs`` may list several kinds of 2D (``[gt, sh]``): the training split has every sequence
+    once from each, the test split is on the first kind. Human3.6M trains on ``train_subjects``
+    and tests on S9 and S11, HumanEva-I on its Train and Validate parts (``actions`` only),
+    MPI-INF-3DHP on its training and test sequences. The training split keeps every
+    ``frame_step``-th frame."""
+    from . import formats  # built on this module's Sequence and camera models
+
+    train = split == "train"
+    kinds, step = (data.kinds, data.frame_step) if train else (data.kinds[:1], 1)
+    if data.file_format == "compact" and data.dataset == "h36m":
+        subjects = data.train_subjects if train else H36M_TEST_SUBJECTS
+        return [s for kind in kinds for s in load_h36m(data.root, subjects, kind, step)]
+    if data.file_format == "compact":
+        seqs = load_humaneva(data.root, "Train" if train else "Validate", data.actions)
+    else:
+        seqs = [s for kind in kinds for s in formats.load_files(data, kind, train)]
+    if data.dataset == "humaneva":
+        seqs = [s for s in seqs if s.action_name in data.actions]
+    return [dataclasses.replace(s, positions_3d=s.positions_3d[::step], keypoints_2d=s.keypoints_2d[::step])
+            for s in seqs] if step > 1 else seqs

@@ -14,8 +14,7 @@ def export(checkpoint: str | Path, name: str | None = None, half: bool = False,
            models_dir: Path = MODELS_DIR) -> Path:
     """Re-save a model card and its weights under models_dir; returns the new card's path."""
     loaded = load_model(checkpoint)
-    card = {k: v for k, v in loaded.card.items() if k not in ("weights", "sha256", "format", "parameters")}
-    path = save_model(loaded.model, models_dir / f"{name or loaded.path.stem}.json", card, half=half)
+    path = save_model(loaded.model, models_dir / f"{name or loaded.path.stem}.json", loaded.card, half=half)
     size_mb = path.with_suffix(".safetensors").stat().st_size / 2 ** 20
     if size_mb > MAX_MB:
         raise SystemExit(f"{path.with_suffix('.safetensors')} is {size_mb:.1f} MB, over the {MAX_MB:.0f} MB "

@@ -274,15 +274,13 @@ LOSSES: dict[str, tuple[str, _Term]] = {
     "mpjpe": ("pose", lambda p, b, c: mpjpe(p, b.targets)),
     "squared_position": ("pose", lambda p, b, c: squared_position(p, b.targets)),
     "trajectory": ("pose", lambda p, b, c: trajectory(p, b.targets)),
-    "motion": ("pose", lambda p, b, c: motion(p, b.targets, tuple(c.options.get("intervals", (12,))),
-                                              tuple(c.options.get("operators", ("cross",))))),
+    "motion": ("pose", lambda p, b, c: motion(p, b.targets, **c.options)),
     "joint_shift": ("pose", lambda p, b, c: joint_shift(p, b.targets, non_adjacent_pairs(c.layout))),
     "illegal_angle": ("pose", lambda p, b, c: illegal_angle(p)),
     "symmetry": ("pose", lambda p, b, c: symmetry(p, c.layout)),
     "bone_ratio": ("pose", lambda p, b, c: bone_ratio(p, c.layout, c.reference_lengths)),
     "completion": ("pose", lambda p, b, c: completion(p, b.targets)),
-    "projection": ("refined_2d", lambda p, b, c: projection(p, b.target_2d, b.points_3d,
-                                                          float(c.options.get("constancy", 1.0)))),
+    "projection": ("refined_2d", lambda p, b, c: projection(p, b.target_2d, b.points_3d, **c.options)),
     "temporal_2d": ("refined_2d", lambda p, b, c: confidence_2d(p, b.target_2d, torch.ones_like(p[..., 0]))),
     "bone_direction": ("directions", _per_part(lambda p, b, c: bone_direction(p, b.targets, c.layout))),
     "bone_direction_cosine": ("directions", _per_part(lambda p, b, c: bone_direction_cosine(p, b.targets, c.layout))),
@@ -297,16 +295,32 @@ LOSSES: dict[str, tuple[str, _Term]] = {
 }
 
 
+# The options a loss takes besides its weight (keyword arguments of its function, which holds their defaults).
+LOSS_OPTIONS: dict[str, tuple[str, ...]] = {"motion": ("intervals", "operators"), "projection": ("constancy",),
+                                            "hard_joint_mpjpe": ("joints",)}
+
+
+def loss_options(name: str, value) -> tuple[float, dict]:
+    """(weight, options) of one ``train.losses`` entry: a weight, or {weight: w, option: value};
+    an unknown loss or option raises naming it."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}")
+    options = dict(value) if isinstance(value, dict) else {"weight": value}
+    weight = float(options.pop("weight", 1.0))
+    unknown = sorted(set(options) - set(LOSS_OPTIONS.get(name, ())))
+    if unknown:
+        raise ValueError(f"loss {name!r} has no option {unknown[0]!r}; it takes "
+                         f"{['weight', *LOSS_OPTIONS.get(name, ())]}")
+    return weight, options
+
+
 class Objective:
     """Weighted sum of named losses over a model's parts; ``terms`` holds each value."""
 
     def __init__(self, spec: dict, layout: SkeletonLayout, reference_lengths: torch.Tensor | None = None) -> None:
         self.terms: list[tuple[str, float, LossContext]] = []
         for name, value in spec.items():
-            if name not in LOSSES:
-                raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}")
-            options = dict(value) if isinstance(value, dict) else {"weight": value}
-            weight = float(options.pop("weight", 1.0))
+            weight, options = loss_options(name, value)
             if name == "bone_ratio" and reference_lengths is None:
                 raise ValueError("bone_ratio needs the training set's mean bone lengths")
             self.terms.append((name, weight, LossContext(layout, options, reference_lengths)))

@@ -9,12 +9,14 @@ import json
 from pathlib import Path
 
 import matplotlib
-import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from pose3d_ros.networks.cards import LifterCard  # noqa: E402
 from pose3d_ros.skeleton import get_layout  # noqa: E402
+
+from .config import Reference, TrainingConfig, load_config  # noqa: E402
 
 
 def _reference(record: dict, records: list[dict]) -> dict:
@@ -84,42 +86,41 @@ PAPERS = (("videopose", "Pavllo et al. 2019, VideoPose3D (the baseline)"),
 """Config-name prefix of each seed paper's configs (training/configs/<prefix>_*.yaml), and its title."""
 
 
-def _paper_mean(ref: dict, key: str, actions: dict) -> tuple[float | None, float | None]:
+def _paper_mean(ref: Reference, key: str, actions: dict) -> tuple[float | None, float | None]:
     """(paper, ours) for ``key``: the paper's overall number, else the mean over the actions it
     lists (HumanEva tables), ours over the same actions."""
-    if ref.get(key) is not None:
-        return ref[key], None
-    listed = [a for a, v in ref.get("actions", {}).items() if key in v]
+    if getattr(ref, key) is not None:
+        return getattr(ref, key), None
+    listed = [a for a, v in ref.actions.items() if key in v]
     if not listed:
         return None, None
-    paper = sum(ref["actions"][a][key] for a in listed) / len(listed)
+    paper = sum(ref.actions[a][key] for a in listed) / len(listed)
     ours = [actions[a][key] for a in listed if a in actions]
     return paper, (sum(ours) / len(ours) if len(ours) == len(listed) else None)
 
 
-def paper_tables(configs: list[dict], records: list[dict]) -> list[str]:
+def paper_tables(configs: list[TrainingConfig], records: list[dict]) -> list[str]:
     """One table per seed paper: every config of its rows, the paper's numbers and ours where
     the config has been trained and evaluated on its own 2D input."""
     lines = []
     for prefix, title in PAPERS:
-        rows = sorted((c for c in configs if c["name"].startswith(prefix + "_")), key=lambda c: c["name"])
+        rows = sorted((c for c in configs if c.name.startswith(prefix + "_")), key=lambda c: c.name)
         if not rows:
             continue
         lines += [f"### {title}", "",
                   "| config | paper row | paper 2D | paper P1 | paper P2 | paper MPJVE | our 2D | P1 | P2 | MPJVE "
                   "| training |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for c in rows:
-            ref, data = c.get("reference") or {}, c.get("data") or {}
-            ours_input = data.get("inputs", "gt")
-            rec = next((r for r in records if r["model"] == c["name"] and r["input"] == ours_input
-                        and r["dataset"] == data.get("dataset", "h36m")), None)
+            ref, ours_input = c.reference or Reference(source="–"), c.data.inputs
+            rec = next((r for r in records if r["model"] == c.name and r["input"] == ours_input
+                        and r["dataset"] == c.data.dataset), None)
             m = rec["metrics"] if rec else {}
             p2_paper, p2_listed = _paper_mean(ref, "p2_mm", m.get("actions", {}))
             p2_ours = p2_listed if p2_listed is not None else m.get("p2_mm")
             tr = (rec or {}).get("training") or {}
             trained = f"{tr.get('epochs', '–')} epochs, {tr.get('hours', '–')} h" if rec else "not run"
-            lines.append(f"| {c['name']} | {ref.get('source', '–')} | {ref.get('inputs', '–')} | "
-                         f"{_fmt(ref.get('p1_mm'))} | {_fmt(p2_paper)} | {_fmt(ref.get('mpjve_mm'), 2)} | "
+            lines.append(f"| {c.name} | {ref.source} | {ref.inputs or '–'} | "
+                         f"{_fmt(ref.p1_mm)} | {_fmt(p2_paper)} | {_fmt(ref.mpjve_mm, 2)} | "
                          f"{ours_input} | {_fmt(m.get('p1_mm'))} | {_fmt(p2_ours)} | {_fmt(m.get('mpjve_mm'), 2)} | "
                          f"{trained} |")
         lines.append("")
@@ -131,12 +132,12 @@ def paper_tables(configs: list[dict], records: list[dict]) -> list[str]:
             "Rows not yet run are the full-size configs for a GPU session (docs/seed_models.md).", ""] + lines[:-1]
 
 
-def read_configs(configs_dir: Path) -> list[dict]:
+def read_configs(configs_dir: Path) -> list[TrainingConfig]:
     """Every training config in ``configs_dir`` (none when it does not exist)."""
-    return [yaml.safe_load(p.read_text()) for p in sorted(configs_dir.rglob("*.yaml"))] if configs_dir.is_dir() else []
+    return [load_config(p) for p in sorted(configs_dir.rglob("*.yaml"))] if configs_dir.is_dir() else []
 
 
-def write_plots(record: dict, card: dict, out_dir: Path) -> list[Path]:
+def write_plots(record: dict, card: LifterCard, out_dir: Path) -> list[Path]:
     """Per-joint error bars for this evaluation and the model's training curve."""
     stem = f"{record['model']}__{record['dataset']}_{record['input']}"
     paths = [out_dir / f"{stem}_joints.png"]
@@ -149,7 +150,7 @@ def write_plots(record: dict, card: dict, out_dir: Path) -> list[Path]:
     fig.tight_layout()
     fig.savefig(paths[0], dpi=90)
     plt.close(fig)
-    history = card.get("training", {}).get("history", [])
+    history = card.training.get("history", [])
     if history:
         paths.append(out_dir / f"{record['model']}_training.png")
         fig, ax = plt.subplots(figsize=(5, 3.2))
@@ -169,7 +170,7 @@ def _records(results_dir: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
 
 
-def render_results(records: list[dict], results_dir: Path, configs: list[dict] = ()) -> str:
+def render_results(records: list[dict], results_dir: Path, configs: list[TrainingConfig] = ()) -> str:
     lines = [
         "# Results",
         "",

@@ -11,34 +11,34 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import yaml
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from pose3d_ros.lifting.inputs import lifter_input
-from pose3d_ros.networks import ARCHITECTURES, build_model
-from pose3d_ros.networks.articulated import hard_joint_indices
-from pose3d_ros.networks.cards import save_model
-from pose3d_ros.networks.tcn import filter_widths_for, set_bn_momentum
+from pose3d_ros.lifting.inputs import choose_device, lifter_input
+from pose3d_ros.networks import build_model
+from pose3d_ros.networks.cards import LifterCard, save_model
+from pose3d_ros.networks.tcn import set_bn_momentum
+from pose3d_ros.skeleton import SkeletonLayout
 
-from .augmentation import bone_length_variant
-from .data import DATASET_LAYOUTS, H36M_MISSING_NOTE, load_split
-from .evaluate import evaluate, evaluate_trajectory, input_normalization, model_inputs, root_relative
-from .generators import ChunkedDataset, flip_pose
-from .losses import Batch, Objective, bone_lengths, build_objective, mpjpe
+from .augmentation import TrainingBatch, augment, reboned_frames
+from .config import TrainConfig, TrainingConfig, load_config
+from .data import H36M_MISSING_NOTE, input_normalization, load_split, model_inputs, root_relative
+from .evaluate import evaluate, evaluate_trajectory
+from .generators import ChunkedDataset
+from .losses import Objective, bone_lengths, build_objective, mpjpe
 
-TEST_SPLITS = {"h36m": "h36m_s9_s11", "humaneva": "humaneva_validate"}
+TEST_SPLITS = {"h36m": "h36m_s9_s11", "humaneva": "humaneva_validate", "3dhp": "3dhp_test"}
 
 
 def _hardware(device: torch.device, world: int) -> str:
@@ -47,30 +47,10 @@ def _hardware(device: torch.device, world: int) -> str:
     return f"{world} x {torch.get_num_threads()} CPU threads"
 
 
-def build_from_config(cfg: dict) -> tuple[torch.nn.Module, dict]:
+def build_from_config(cfg: TrainingConfig) -> tuple[torch.nn.Module, dict]:
     """The network and its model-card hyper-parameters from the config's ``model`` section."""
-    m = cfg["model"]
-    joints = DATASET_LAYOUTS[cfg["data"].get("dataset", "h36m")].num_joints
-    outputs = 1 if m.get("target", "pose") == "trajectory" else joints
-    architecture = m.get("architecture", "temporal_conv")
-    hyper = dict(num_joints_in=joints, in_features=m.get("in_features", 2), num_joints_out=outputs)
-    if architecture == "martinez_mlp":
-        hyper.update(linear_size=m.get("linear_size", 1024), num_stages=m.get("num_stages", 2),
-                     dropout=m.get("dropout", 0.5))
-    elif architecture == "temporal_conv":
-        hyper.update(filter_widths=list(filter_widths_for(m["receptive_field"])), causal=m["causal"],
-                     dropout=m.get("dropout", 0.25), channels=m["channels"])
-    else:  # the seed models: every other key of the section is a constructor argument
-        hyper.update({k: v for k, v in m.items() if k not in ("architecture", "target", "receptive_field")})
-        if "receptive_field" in m:
-            hyper["filter_widths"] = list(filter_widths_for(m["receptive_field"]))
-        layout = DATASET_LAYOUTS[cfg["data"].get("dataset", "h36m")]
-        params = inspect.signature(ARCHITECTURES.get(architecture, dict)).parameters
-        for name, value in (("parents", list(layout.parents)), ("joint_names", list(layout.joint_names)),
-                            ("hard_joints", hard_joint_indices(layout))):
-            if name in params:
-                hyper.setdefault(name, value)
-    return build_model(architecture, hyper), hyper
+    hyper = cfg.model.hyperparameters(cfg.layout)
+    return build_model(cfg.model.architecture, hyper), hyper
 
 
 def _write_csv(path: Path, history: list[dict]) -> None:
@@ -116,8 +96,9 @@ def _distributed() -> tuple[int, int]:
 
 
 def _device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    """The configured device (auto, cpu or cuda: pose3d_ros.lifting.inputs.choose_device); under
+    torchrun, this process's GPU."""
+    name = choose_device(name)
     if name == "cuda" and "LOCAL_RANK" in os.environ:
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return torch.device(name)
@@ -127,80 +108,68 @@ def _float(part):
     return [p.float() for p in part] if isinstance(part, (list, tuple)) else part.float()
 
 
-def _augmented(seqs: list, rng: np.random.Generator, spec: dict, device: torch.device) -> ChunkedDataset:
-    """Chen's AUG: every training sequence with a new random skeleton, as single frames."""
-    variants = [bone_length_variant(s, rng, tuple(spec.get("scale_range", (0.8, 1.2)))) for s in seqs]
-    return ChunkedDataset([v[0] for v in variants], [root_relative(v[1]) for v in variants], 1, False, 1).to(device)
+@dataclass
+class StepState:
+    """What every optimisation step uses besides its batch."""
 
+    model: torch.nn.Module  # DDP-wrapped when distributed
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    objective: Objective
+    parts: bool  # the model returns named outputs ("parts") for the objective
 
-def _xy(x: torch.Tensor, change) -> torch.Tensor:
-    """``change`` applied to the 2D coordinates of (..., J, F) inputs; further features (a
-    confidence channel) kept."""
-    return torch.cat([change(x[..., :2]), x[..., 2:]], dim=-1) if x.shape[-1] > 2 else change(x)
-
-
-def _drop_joints(inputs: torch.Tensor, rate: float) -> torch.Tensor:
-    """Joint dropout: each joint of each frame unseen with probability ``rate``, as
-    pose3d_ros.lifting.lifter_input presents a joint below the confidence threshold
-    (u, v and the confidence channel zeroed)."""
-    return inputs * (torch.rand(inputs.shape[:-1], device=inputs.device) >= rate)[..., None].to(inputs.dtype)
-
-
-def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng, rank: int, world: int,
-           objective: Objective, parts: bool, context_frames: int, causal: bool,
-           augmented: ChunkedDataset | None = None) -> tuple[float, float, int]:
-    """One pass over this rank's share of the chunks; returns (summed loss x frames, summed
-    MPJPE x frames, frames). ``parts``: the model returns named outputs for the objective;
-    ``context_frames``: it also takes that many frames sampled from each chunk's sequence;
-    ``augmented``: and as many chunks' worth of frames from re-boned sequences (Chen's AUG)."""
-    total = torch.zeros(3, dtype=torch.float64, device=data.inputs.device)
-    steps = max(1, len(data) // (t["batch_size"] * world))
-    bar = tqdm(total=steps, disable=rank != 0 or not sys.stderr.isatty(), leave=False, unit="step")
-    for step, (inputs, targets, idx) in enumerate(data.batches(t["batch_size"], rng, rank, world, return_index=True)):
-        if step == steps:  # every rank takes the same number of steps
-            break
-        context, context_targets = data.context(idx, context_frames, causal, rng) if context_frames else (None, None)
-        points_3d = data.absolute(idx) if data.roots is not None else None
-        if t.get("flip", True):
-            flip = torch.rand(len(inputs), device=inputs.device) < 0.5
-            inputs[flip], targets[flip] = flip_pose(inputs[flip], layout), flip_pose(targets[flip], layout)
-            if points_3d is not None:
-                points_3d[flip] = flip_pose(points_3d[flip], layout)
-            if context is not None:
-                context[flip] = flip_pose(context[flip], layout)
-                context_targets[flip] = flip_pose(context_targets[flip], layout)
-        if "scale_range" in t:
-            # People nearer or farther than in the studio: the 2D size varies, the 3D pose does not.
-            lo, hi = np.log(t["scale_range"])
-            s = torch.exp(torch.empty(len(inputs), 1, 1, 1, device=inputs.device).uniform_(float(lo), float(hi)))
-            inputs = _xy(inputs, lambda p: p * s)
-            context = None if context is None else _xy(context, lambda p: p * s)
-        else:
-            s = 1.0
-        # The true 2D of the output frames in the inputs' focal-normalised coordinates (Xu's losses).
-        target_2d = None if points_3d is None else s * points_3d[..., :2] / points_3d[..., 2:3]
-        if t.get("noise_std", 0.0) > 0:
-            def noisy(p):
-                return p + t["noise_std"] * torch.randn_like(p)
-            inputs = _xy(inputs, noisy)
-            context = None if context is None else _xy(context, noisy)
-        if t.get("joint_dropout", 0.0) > 0:
-            inputs = _drop_joints(inputs, t["joint_dropout"])
-        kwargs = {} if context is None else {"context": context}
-        augmented_targets = None
-        if augmented is not None:  # clean re-projected 2D, as in the paper
-            pick = rng.integers(len(augmented), size=len(inputs))
-            kwargs["augmented_context"], augmented_targets = augmented.context(pick, context_frames, False, rng)
-        with torch.autocast(inputs.device.type, dtype=torch.float16, enabled=scaler.is_enabled()):
-            out = model(inputs, return_parts=True, **kwargs) if parts else {"pose": model(inputs, **kwargs)}
+    def step(self, batch: TrainingBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward and backward pass and update; returns the loss and the predicted poses, detached."""
+        kwargs = batch.model_inputs()
+        with torch.autocast(batch.inputs.device.type, dtype=torch.float16, enabled=self.scaler.is_enabled()):
+            out = (self.model(batch.inputs, return_parts=True, **kwargs) if self.parts
+                   else {"pose": self.model(batch.inputs, **kwargs)})
         out = {k: _float(v) for k, v in out.items()}
-        loss, _ = objective(out, Batch(targets, context_targets, augmented_targets, target_2d, points_3d))
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        n = targets.shape[0] * targets.shape[1]
-        total += torch.stack([loss.detach().double() * n, mpjpe(out["pose"].detach(), targets).double() * n,
+        loss, _ = self.objective(out, batch.for_losses())
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach(), out["pose"].detach()
+
+
+@dataclass
+class EpochData:
+    """Where an epoch's batches come from."""
+
+    data: ChunkedDataset
+    layout: SkeletonLayout
+    causal: bool
+    context_frames: int = 0  # frames the model also takes from each chunk's sequence (anatomy-aware)
+    augmented: ChunkedDataset | None = None  # re-boned frames (Chen's AUG), as many per chunk
+
+    def batches(self, t: TrainConfig, rng: np.random.Generator, rank: int, world: int, steps: int):
+        """This rank's ``steps`` augmented batches of one pass over the chunks."""
+        data = self.data
+        for step, (inputs, targets, idx) in enumerate(data.batches(t.batch_size, rng, rank, world, return_index=True)):
+            if step == steps:  # every rank takes the same number of steps
+                break
+            batch = TrainingBatch(inputs, targets, data.absolute(idx) if data.roots is not None else None)
+            if self.context_frames:
+                batch.context, batch.context_targets = data.context(idx, self.context_frames, self.causal, rng)
+            if self.augmented is not None:  # clean re-projected 2D, as in the paper
+                pick = rng.integers(len(self.augmented), size=len(inputs))
+                batch.augmented_context, batch.augmented_targets = self.augmented.context(
+                    pick, self.context_frames, False, rng)
+            yield augment(batch, t, self.layout)
+
+
+def _epoch(state: StepState, source: EpochData, t: TrainConfig, rng: np.random.Generator, rank: int,
+           world: int) -> tuple[float, float, int]:
+    """One pass over this rank's share of the chunks; returns (summed loss x frames, summed
+    MPJPE x frames, frames) over all ranks."""
+    total = torch.zeros(3, dtype=torch.float64, device=source.data.inputs.device)
+    steps = max(1, len(source.data) // (t.batch_size * world))
+    bar = tqdm(total=steps, disable=rank != 0 or not sys.stderr.isatty(), leave=False, unit="step")
+    for batch in source.batches(t, rng, rank, world, steps):
+        loss, pose = state.step(batch)
+        n = batch.targets.shape[0] * batch.targets.shape[1]
+        total += torch.stack([loss.double() * n, mpjpe(pose, batch.targets).double() * n,
                               torch.tensor(n, dtype=torch.float64, device=total.device)])
         bar.update()
     bar.close()
@@ -209,95 +178,97 @@ def _epoch(model, optimizer, scaler, data: ChunkedDataset, t: dict, layout, rng,
     return float(total[0]), float(total[1]), int(total[2])
 
 
-def train(cfg: dict, resume: bool = True) -> Path | None:
+def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
     """Run training; returns the exported model card's path (None on ranks other than 0)."""
-    t = cfg["train"]
+    t, dataset, layout = cfg.train, cfg.data.dataset, cfg.layout
     rank, world = _distributed()
-    torch.manual_seed(t.get("seed", 1))
-    rng = np.random.default_rng(t.get("seed", 1))  # the same on every rank: ranks split one order
-    torch.set_num_threads(t.get("threads", torch.get_num_threads()))
-    device = _device(t.get("device", "auto"))
-    dataset = cfg["data"].get("dataset", "h36m")
-    layout = DATASET_LAYOUTS[dataset]
-    train_seqs = load_split(cfg["data"], "train")
+    torch.manual_seed(t.seed)
+    rng = np.random.default_rng(t.seed)  # the same on every rank: ranks split one order
+    if t.threads is not None:
+        torch.set_num_threads(t.threads)
+    device = _device(t.device)
+    train_seqs = load_split(cfg.data, "train")
     model, hyper = build_from_config(cfg)
     rf, causal = model.receptive_field, model.causal
     window = getattr(model, "sequence_window", None)  # sequence to sequence: chunks are its windows
+    if not window and t.chunk is None:
+        raise ValueError(f"{cfg.source}: train.chunk is needed for {cfg.model.architecture} (no sequence window)")
     context_frames = getattr(model, "context_frames", 0) if getattr(model, "needs_context", False) else 0
-    trajectory = cfg["model"].get("target", "pose") == "trajectory"
+    trajectory = cfg.model.target == "trajectory"
     targets = [s.positions_3d[:, :1] if trajectory else root_relative(s.positions_3d) for s in train_seqs]
-    needs_3d = bool({"projection", "temporal_2d"} & set(t.get("losses") or {}))
+    needs_3d = bool({"projection", "temporal_2d"} & set(t.losses))
     if needs_3d and input_normalization(train_seqs[0]) != "intrinsics":
         raise ValueError("the projection and temporal_2d losses need camera intrinsics (focal-normalised inputs)")
     roots = [s.positions_3d[:, :1] for s in train_seqs] if needs_3d else None
-    if t.get("joint_dropout", 0.0) > 0 and hyper["in_features"] != 3:
+    if t.joint_dropout > 0 and cfg.model.in_features != 3:
         raise ValueError("joint_dropout needs a confidence channel (model.in_features: 3) to mark dropped joints")
-    inputs = [lifter_input(model_inputs(s), None, hyper["in_features"]) for s in train_seqs]
-    data = ChunkedDataset(inputs, targets, 1 if window else rf, causal, window or t["chunk"], roots).to(device)
+    inputs = [lifter_input(model_inputs(s), None, cfg.model.in_features) for s in train_seqs]
+    data = ChunkedDataset(inputs, targets, 1 if window else rf, causal, window or t.chunk, roots).to(device)
     reference_lengths = None
-    if "bone_ratio" in (t.get("losses") or {}):
+    if "bone_ratio" in t.losses:
         reference_lengths = bone_lengths(data.targets, layout).mean(dim=0).cpu()
-    objective = build_objective(t.get("losses"), layout, trajectory, reference_lengths)
-    augmentation = t.get("bone_length_augmentation")
+    objective = build_objective(t.losses, layout, trajectory, reference_lengths)
+    augmentation = t.bone_length_augmentation
     if augmentation and not context_frames:
         raise ValueError("bone_length_augmentation needs a model with a bone-length network (anatomy_aware)")
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=t["lr"], amsgrad=True)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and t.get("amp", True))
-    out_dir = Path(cfg["output"]["dir"]) / cfg["name"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr, amsgrad=True)
+    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda" and t.amp)
+    out_dir = Path(cfg.output.dir) / cfg.name
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / "last"
     epoch, history = 0, []
     if resume and state_path.with_suffix(".json").is_file():
         epoch, history = _load_state(state_path, model, optimizer)
-        print(f"resumed {cfg['name']} at epoch {epoch}")
+        print(f"resumed {cfg.name} at epoch {epoch}")
     trained = DDP(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
-    epochs = t["epochs"]
+    state = StepState(trained, optimizer, scaler, objective, getattr(model, "has_parts", False))
+    source = EpochData(data, layout, causal, context_frames)
+    epochs = t.epochs
     while epoch < epochs:
         model.train()
         set_bn_momentum(model, 0.1 * (0.001 / 0.1) ** (epoch / max(epochs - 1, 1)))
         start = time.time()
-        augmented = _augmented(train_seqs, rng, augmentation, device) if augmentation else None
-        total, error, frames = _epoch(trained, optimizer, scaler, data, t, layout, rng, rank, world, objective,
-                                      getattr(model, "has_parts", False), context_frames, causal, augmented)
+        if augmentation:
+            source.augmented = reboned_frames(train_seqs, rng, augmentation, device)
+        total, error, frames = _epoch(state, source, t, rng, rank, world)
         epoch += 1
         seconds = time.time() - start
         history.append({"epoch": epoch, "train_mpjpe_mm": 1000 * error / frames, "train_loss": total / frames,
                         "seconds": seconds, "frames_per_s": frames / seconds, "lr": optimizer.param_groups[0]["lr"]})
         for group in optimizer.param_groups:
-            group["lr"] *= t.get("lr_decay", 0.95)
+            group["lr"] *= t.lr_decay
         if rank == 0:
             print(json.dumps(history[-1]), flush=True)
             _save_state(state_path, model, optimizer, epoch, history)
             _write_csv(out_dir / "log.csv", history)
     if world > 1:  # leave the group together before rank 0 evaluates and exports alone
-        del trained  # the DDP reducer holds gloo work: release it before the group goes
+        del trained, state  # the DDP reducer holds gloo work: release it before the group goes
         dist.barrier()
         dist.destroy_process_group()
     if rank != 0:
         return None
     model.cpu()
-    test = load_split(cfg["data"], "test")
+    test = load_split(cfg.data, "test")
     if trajectory:
         metrics = evaluate_trajectory(model, test, rf, causal)
-        print(f"{cfg['name']}: root position error {metrics['root_error_mm']:.1f} mm on the {dataset} test split")
+        print(f"{cfg.name}: root position error {metrics['root_error_mm']:.1f} mm on the {dataset} test split")
     else:
         metrics = evaluate(model, test, rf, causal)
-        print(f"{cfg['name']}: P1 {metrics['p1_mm']:.1f} mm, P2 {metrics['p2_mm']:.1f} mm on the {dataset} test split")
-    card = {
-        "name": cfg["name"], "architecture": cfg["model"].get("architecture", "temporal_conv"),
-        "hyperparameters": hyper, "layout": layout.name, "receptive_field": rf, "causal": causal,
-        "sequence_window": window,
-        "input_normalization": input_normalization(train_seqs[0]),
-        "output": ("root position (trajectory), metres, camera frame" if trajectory
-                   else "root-relative joints, metres, camera frame"),
-        "training": {"dataset": dataset, "data": cfg["data"], "config": t, "history": history,
-                     "inputs": cfg["data"].get("inputs", "gt"),
-                     "hardware": _hardware(device, world)},
-        "metrics": {TEST_SPLITS[dataset]: metrics, "note": H36M_MISSING_NOTE if dataset == "h36m" else ""},
-        "reference": cfg.get("reference"),
-    }
-    return save_model(model, cfg["output"]["export"], card, half=cfg["output"].get("half", False))
+        print(f"{cfg.name}: P1 {metrics['p1_mm']:.1f} mm, P2 {metrics['p2_mm']:.1f} mm on the {dataset} test split")
+    card = LifterCard(
+        name=cfg.name, architecture=cfg.model.architecture,
+        hyperparameters=hyper, layout=layout.name, receptive_field=rf, causal=causal,
+        sequence_window=window,
+        input_normalization=input_normalization(train_seqs[0]),
+        output=("root position (trajectory), metres, camera frame" if trajectory
+                else "root-relative joints, metres, camera frame"),
+        training={"dataset": dataset, "data": cfg.raw["data"], "config": cfg.raw["train"], "history": history,
+                  "inputs": cfg.data.inputs, "hardware": _hardware(device, world)},
+        metrics={TEST_SPLITS[dataset]: metrics, "note": H36M_MISSING_NOTE if dataset == "h36m" else ""},
+        reference=cfg.raw.get("reference"),
+    )
+    return save_model(model, cfg.output.export, card, half=cfg.output.half)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -305,8 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True, help="training/configs/<name>.yaml")
     parser.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     args = parser.parse_args(argv)
-    cfg = yaml.safe_load(Path(args.config).read_text())
-    path = train(cfg, resume=not args.no_resume)
+    path = train(load_config(args.config), resume=not args.no_resume)
     if path is not None:
         print(f"model card written to {path}")
 

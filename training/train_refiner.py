@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pose3d_ros.lifting.sequence import predict_sequence
 from pose3d_ros.metrics import mpjpe, mpjve
-from pose3d_ros.networks.cards import LoadedModel, load_model, save_model
+from pose3d_ros.networks.cards import LifterCard, LoadedModel, load_model, save_model
 from pose3d_ros.networks.tpnet import BidirectionalRefiner, CausalRefiner
 from pose3d_ros.skeleton import H36M17
 
-from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m
-from .evaluate import model_inputs, predict_sequence, root_relative
+from .data import H36M_MISSING_NOTE, H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, load_h36m, model_inputs, root_relative
+from .evaluate import frame_weighted
 
 
 def lifter_outputs(loaded: LoadedModel, root: Path, subjects: tuple[str, ...], cameras: int, inputs: str = "gt"):
@@ -72,9 +73,8 @@ def evaluate(model: CausalRefiner, pairs) -> dict:
         refined = refine_sequence(model, pred)
         rows.append((len(pred), mpjpe(pred, target), mpjpe(refined, target), mpjve(pred, target),
                      mpjve(refined, target)))
-    rows = np.array(rows)
-    mean = 1000 * (rows[:, 1:] * rows[:, :1]).sum(axis=0) / rows[:, 0].sum()
-    return dict(zip(("lifter_p1_mm", "refined_p1_mm", "lifter_mpjve_mm", "refined_mpjve_mm"), map(float, mean)))
+    return dict(zip(("lifter_p1_mm", "refined_p1_mm", "lifter_mpjve_mm", "refined_mpjve_mm"),
+                    map(float, 1000 * frame_weighted(rows))))
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -118,21 +118,21 @@ def train(args: argparse.Namespace) -> Path:
     test = {f"h36m_s9_s11_{inputs}_frame_weighted": evaluate(
         model, lifter_outputs(lifter, root, H36M_TEST_SUBJECTS, 4, inputs)) for inputs in ("gt", "sh")}
     print(test)
-    card = {
-        "name": Path(args.output).name, "architecture": "bi_tpnet_refiner" if args.bidirectional else "tpnet_refiner",
-        "hyperparameters": {"window": args.window, "hidden": args.hidden, "num_joints": H36M17.num_joints},
-        "layout": H36M17.name, "receptive_field": args.window, "causal": not args.bidirectional,
-        "input_normalization": "root_relative_3d",
-        "output": (f"refined root-relative joints of the window's {'centre' if args.bidirectional else 'newest'} "
-                   "frame, metres, camera frame"),
-        "lifter": Path(args.lifter).name, "lifter_sha256": lifter.card["sha256"],
-        "training": {"dataset": "Human3.6M", "subjects": list(H36M_TRAIN_SUBJECTS), "cameras": args.cameras,
-                     "inputs": args.inputs,
-                     "steps": step, "batch_size": args.batch_size, "lr": args.lr, "seconds": round(seconds),
-                     "velocity_weight": args.velocity_weight,
-                     "final_train_loss_mm": 1000 * float(np.mean(losses[-500:]))},
-        "metrics": dict(test, note=H36M_MISSING_NOTE),
-    }
+    card = LifterCard(
+        name=Path(args.output).name, architecture="bi_tpnet_refiner" if args.bidirectional else "tpnet_refiner",
+        hyperparameters={"window": args.window, "hidden": args.hidden, "num_joints": H36M17.num_joints},
+        layout=H36M17.name, receptive_field=args.window, causal=not args.bidirectional,
+        input_normalization="root_relative_3d",
+        output=(f"refined root-relative joints of the window's {'centre' if args.bidirectional else 'newest'} "
+                "frame, metres, camera frame"),
+        lifter=Path(args.lifter).name, lifter_sha256=lifter.card.sha256,
+        training={"dataset": "Human3.6M", "subjects": list(H36M_TRAIN_SUBJECTS), "cameras": args.cameras,
+                  "inputs": args.inputs,
+                  "steps": step, "batch_size": args.batch_size, "lr": args.lr, "seconds": round(seconds),
+                  "velocity_weight": args.velocity_weight,
+                  "final_train_loss_mm": 1000 * float(np.mean(losses[-500:]))},
+        metrics=dict(test, note=H36M_MISSING_NOTE),
+    )
     return save_model(model, args.output, card)
 
 

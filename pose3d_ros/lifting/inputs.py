@@ -31,7 +31,7 @@ def lifter_input(uv: np.ndarray, confidence: np.ndarray | None, in_features: int
     Two features: the keypoints as they are. Three: [u, v, seen], seen 1 where the joint's
     confidence is at least ``min_confidence`` (every joint where ``confidence`` is None) and
     0 elsewhere with u, v zeroed, which is how training's joint dropout presents a missing
-    joint (training.train, ``joint_dropout``).
+    joint (training.augmentation.drop_joints, ``train.joint_dropout``).
     """
     if in_features == 2:
         return uv

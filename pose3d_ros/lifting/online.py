@@ -63,7 +63,7 @@ class OnlineLifter:
                  warn: Callable[[str], None] | None = None, min_confidence: float = MIN_CONFIDENCE) -> None:
         if not loaded.causal:
             raise ValueError(f"{loaded.path}: online lifting needs a causal model")
-        if loaded.card["input_normalization"] != "intrinsics":
+        if loaded.card.input_normalization != "intrinsics":
             raise ValueError(f"{loaded.path}: online lifting needs input_normalization 'intrinsics'")
         self.warn = warn or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=3))
         self.model = loaded.model

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..constraints import symmetrize
-from ..networks.cards import LoadedModel, load_model
+from ..networks.cards import LifterCard, LoadedModel, load_model
 from ..networks.tpnet import CausalRefiner
 from ..skeleton import H36M17
 
@@ -60,13 +60,13 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return v[idx, np.arange(values.shape[1])]
 
 
-def refiner_mismatch(refiner_card: dict, lifter: LoadedModel) -> str | None:
+def refiner_mismatch(refiner_card: LifterCard, lifter: LoadedModel) -> str | None:
     """Why a refiner may not fit ``lifter`` (it was trained on another lifter's outputs: another
     file name or other weights), or None when it fits or its card does not say."""
-    name, sha = refiner_card.get("lifter"), refiner_card.get("lifter_sha256")
+    name, sha = refiner_card.lifter, refiner_card.lifter_sha256
     if name is not None and name != lifter.path.name:
         return f"it was trained on the outputs of {name}, not {lifter.path.name}"
-    if sha is not None and sha != lifter.card.get("sha256"):
+    if sha is not None and sha != lifter.card.sha256:
         return f"it was trained on the outputs of other {lifter.path.name} weights (sha256 {sha[:12]}...)"
     return None
 
@@ -75,6 +75,6 @@ def load_refiner(path: str | Path) -> LoadedModel:
     """A refiner saved with networks.cards.save_model (architecture ``tpnet_refiner``)."""
     loaded = load_model(path)
     if not isinstance(loaded.model, CausalRefiner) or not getattr(loaded.model, "causal", True):
-        raise ValueError(f"{loaded.path} is a {loaded.card['architecture']}, not a tpnet_refiner: the lifter "
+        raise ValueError(f"{loaded.path} is a {loaded.card.architecture}, not a tpnet_refiner: the lifter "
                          "refines online, from past poses only")
     return loaded

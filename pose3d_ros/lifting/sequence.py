@@ -77,8 +77,8 @@ def lift_recording(loaded: LoadedModel, keypoints: np.ndarray, confidence: np.nd
     ``loaded`` (a symmetric model sees past and future frames): (joints (N, 17, 3) in the
     camera's optical frame, metres, root-relative where the root could not be placed;
     root translations (N, 3), NaN where not)."""
-    if loaded.card.get("input_normalization", "intrinsics") != "intrinsics":
-        raise ValueError(f"{loaded.path.name} takes {loaded.card['input_normalization']} inputs; "
+    if loaded.card.input_normalization != "intrinsics":
+        raise ValueError(f"{loaded.path.name} takes {loaded.card.input_normalization} inputs; "
                          "recordings need a lifter trained on focal-normalised keypoints")
     uv = normalize_with_intrinsics(keypoints, intrinsics)
     loaded.model.eval()

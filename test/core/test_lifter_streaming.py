@@ -10,7 +10,7 @@ from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.lifting.online import OnlineLifter
 from pose3d_ros.lifting.streaming_tcn import FramewiseStream, StreamingTemporalConv
 from pose3d_ros.networks import build_model
-from pose3d_ros.networks.cards import load_model, save_model
+from pose3d_ros.networks.cards import LifterCard, load_model, save_model
 
 CAM = CameraIntrinsics.default_for(640, 480)
 
@@ -23,7 +23,7 @@ def make_model(tiny_card, trained_like):
     """``make_model(widths, channels=16)``: a tiny causal lifter with batch-norm statistics to fold."""
     def make(widths, channels=16) -> torch.nn.Module:
         torch.manual_seed(0)
-        hyper = dict(tiny_card()["hyperparameters"], filter_widths=widths, channels=channels)
+        hyper = dict(tiny_card().hyperparameters, filter_widths=widths, channels=channels)
         return trained_like(build_model("temporal_conv", hyper))
     return make
 
@@ -43,7 +43,7 @@ def test_streaming_equals_the_model_on_edge_padded_windows(widths, make_model):
 
 
 def test_non_causal_model_rejected(tiny_card):
-    model = build_model("temporal_conv", dict(tiny_card()["hyperparameters"], causal=False))
+    model = build_model("temporal_conv", dict(tiny_card().hyperparameters, causal=False))
     with pytest.raises(ValueError, match="causal"):
         StreamingTemporalConv(model)
 
@@ -54,8 +54,7 @@ def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path, make_model):
     hyper = {"num_joints_in": 17, "in_features": 2, "num_joints_out": 17, "linear_size": 32, "num_stages": 1,
              "refine_layers": 1, "dropout": 0.0}
     model = build_model("articulated", hyper).eval()
-    card = {"architecture": "articulated", "hyperparameters": hyper, "layout": "h36m17", "receptive_field": 1,
-            "causal": True, "input_normalization": "intrinsics"}
+    card = LifterCard("articulated", hyper, "h36m17", receptive_field=1, causal=True, input_normalization="intrinsics")
     lifter = OnlineLifter(load_model(save_model(model, tmp_path / "per_frame", card)), "cpu")
     assert isinstance(lifter.stream, FramewiseStream)
     frames = _frames(5)

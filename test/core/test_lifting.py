@@ -32,7 +32,7 @@ def _save(tmp_path, model, card: dict):
 @pytest.fixture
 def random_lifter(tmp_path, tiny_card) -> OnlineLifter:
     torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
+    model = build_model("temporal_conv", tiny_card().hyperparameters)
     return OnlineLifter(_save(tmp_path, model, tiny_card()))
 
 
@@ -44,14 +44,14 @@ def oracle_lifter(tmp_path, save_oracle_lifter) -> OnlineLifter:
 
 def test_rejects_non_causal_model(tmp_path, tiny_card):
     card = tiny_card(hyperparameters={"causal": False})
-    model = build_model("temporal_conv", card["hyperparameters"])
+    model = build_model("temporal_conv", card.hyperparameters)
     loaded = load_model(save_model(model, tmp_path / "sym", card))
     with pytest.raises(ValueError, match="causal"):
         OnlineLifter(loaded)
 
 
 def test_rejects_screen_normalisation(tmp_path, tiny_card):
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"])
+    model = build_model("temporal_conv", tiny_card().hyperparameters)
     loaded = _save(tmp_path, model, tiny_card(input_normalization="screen"))
     with pytest.raises(ValueError, match="intrinsics"):
         OnlineLifter(loaded)
@@ -200,7 +200,7 @@ def test_lifter_input_marks_joints_below_the_threshold_unseen():
 def test_confidence_channel_lifter_is_told_which_joints_are_unseen(tmp_path, standing_pose, make_person, tiny_card):
     torch.manual_seed(0)
     card = tiny_card(hyperparameters={"in_features": 3})
-    lifter = OnlineLifter(load_model(save_model(build_model("temporal_conv", card["hyperparameters"]),
+    lifter = OnlineLifter(load_model(save_model(build_model("temporal_conv", card.hyperparameters),
                                                 tmp_path / "conf", card)), min_confidence=0.5)
     conf = np.ones(17)
     conf[13] = 0.2

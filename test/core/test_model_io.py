@@ -1,20 +1,22 @@
 """save_model / load_model: round trip, fp16 storage, and errors that name the bad file."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors import safe_open
 
 from pose3d_ros.networks import build_model
-from pose3d_ros.networks.cards import CARD_FORMAT, ModelLoadError, load_model, read_card, save_model
+from pose3d_ros.networks.cards import CARD_FORMAT, LifterCard, ModelLoadError, load_model, save_model
 
 
-def _built(card: dict) -> torch.nn.Module:
+def _built(card: LifterCard) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_model(card["architecture"], card["hyperparameters"])
+    return build_model(card.architecture, card.hyperparameters)
 
 
 @pytest.fixture
@@ -33,10 +35,10 @@ def test_round_trip_identical_outputs(saved, tmp_path):
     assert not loaded.model.training
     assert loaded.receptive_field == 9 and loaded.causal is True
     assert loaded.path == cpath
-    assert loaded.card["format"] == CARD_FORMAT
-    assert loaded.card["weights"] == "lifter.safetensors"
-    assert loaded.card["metrics"] == {"mpjpe_mm": 99.0}
-    assert loaded.card["parameters"] == sum(p.numel() for p in model.parameters())
+    assert loaded.card.format == CARD_FORMAT
+    assert loaded.card.weights == "lifter.safetensors"
+    assert loaded.card.metrics == {"mpjpe_mm": 99.0}
+    assert loaded.card.parameters == sum(p.numel() for p in model.parameters())
     x = torch.randn(3, 12, 17, 2)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x), model(x), rtol=0, atol=0)
@@ -108,7 +110,7 @@ def test_card_lacking_keys(saved, tmp_path, key):
     del card[key]
     cpath.write_text(json.dumps(card))
     with pytest.raises(ModelLoadError, match=repr(key)) as info:
-        read_card(cpath)
+        LifterCard.load(cpath)
     assert str(cpath) in str(info.value)
     with pytest.raises(ModelLoadError):
         load_model(cpath)
@@ -130,3 +132,37 @@ def test_card_inconsistent_with_weights(saved, tmp_path):
     cpath.write_text(json.dumps(card))
     with pytest.raises(ModelLoadError, match="nope"):
         load_model(cpath)
+
+
+MODELS = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_shipped_cards_load_and_keep_their_fields(path):
+    card = LifterCard.load(path)
+    stored = json.loads(path.read_text())
+    assert card.to_dict() == {k: v for k, v in stored.items() if v is not None}  # null fields are left out
+    assert card.weights == path.with_suffix(".safetensors").name and len(card.sha256) == 64
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("recptive_field", 9, "unknown fields \\['recptive_field'\\]"),
+    ("receptive_field", 0, "receptive_field must be a positive"),
+    ("causal", "yes", "causal must be true or false"),
+    ("layout", "smpl24", "unknown skeleton layout 'smpl24'"),
+    ("input_normalization", "pixels", "input_normalization must be one of"),
+    ("format", "pose3d_ros/model-card/0", "format is"),
+])
+def test_card_with_a_bad_field_is_refused_naming_the_file(saved, tmp_path, field, value, message):
+    cpath = tmp_path / "lifter.json"
+    cpath.write_text(json.dumps(dict(json.loads(cpath.read_text()), **{field: value})))
+    with pytest.raises(ModelLoadError, match=message) as info:
+        load_model(cpath)
+    assert str(cpath) in str(info.value)
+
+
+def test_saved_card_round_trips(saved, tmp_path):
+    model, cpath = saved
+    card = LifterCard.load(cpath)
+    again = LifterCard.load(save_model(model, tmp_path / "again", card))
+    assert again == dataclasses.replace(card, weights="again.safetensors")

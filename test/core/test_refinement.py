@@ -1,6 +1,8 @@
 """Online bone-length estimation and the TP-Net-style causal refiner."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from pose3d_ros.lifting.refinement import (
     refiner_mismatch,
     weighted_median,
 )
-from pose3d_ros.networks.cards import load_model, save_model
+from pose3d_ros.networks.cards import LifterCard, load_model, save_model
 from pose3d_ros.skeleton import H36M17
 
 TRUE = np.linspace(0.1, 0.45, 16)
@@ -78,8 +80,8 @@ def test_refiner_starts_as_identity_and_is_causal():
 
 def test_refiner_round_trip(tmp_path):
     model = CausalRefiner(window=4, hidden=16)
-    card = {"architecture": "tpnet_refiner", "hyperparameters": {"window": 4, "hidden": 16, "num_joints": 17},
-            "layout": "h36m17", "receptive_field": 4, "causal": True, "input_normalization": "root_relative_3d"}
+    card = LifterCard("tpnet_refiner", {"window": 4, "hidden": 16, "num_joints": 17}, "h36m17", receptive_field=4,
+                      causal=True, input_normalization="root_relative_3d")
     loaded = load_refiner(save_model(model, tmp_path / "ref", card))
     assert isinstance(loaded.model, CausalRefiner) and loaded.model.receptive_field == 4
 
@@ -87,7 +89,7 @@ def test_refiner_round_trip(tmp_path):
 def test_load_refiner_rejects_a_lifter(tmp_path, tiny_card):
     from pose3d_ros.networks import build_model
     card = tiny_card()
-    path = save_model(build_model("temporal_conv", card["hyperparameters"]), tmp_path / "lifter", card)
+    path = save_model(build_model("temporal_conv", card.hyperparameters), tmp_path / "lifter", card)
     with pytest.raises(ValueError, match="not a tpnet_refiner"):
         load_refiner(path)
 
@@ -95,9 +97,12 @@ def test_load_refiner_rejects_a_lifter(tmp_path, tiny_card):
 def test_refiner_mismatch_names_the_other_lifter_or_weights(tmp_path, tiny_card):
     from pose3d_ros.networks import build_model
     card = tiny_card()
-    lifter = load_model(save_model(build_model("temporal_conv", card["hyperparameters"]), tmp_path / "lifter_a", card))
-    assert refiner_mismatch({}, lifter) is None
-    assert refiner_mismatch({"lifter": "lifter_a.json", "lifter_sha256": lifter.card["sha256"]}, lifter) is None
-    assert "lifter_b.json" in refiner_mismatch({"lifter": "lifter_b.json"}, lifter)
-    assert "other lifter_a.json weights" in refiner_mismatch({"lifter": "lifter_a.json", "lifter_sha256": "0" * 64},
+    lifter = load_model(save_model(build_model("temporal_conv", card.hyperparameters), tmp_path / "lifter_a", card))
+    def refiner(**fields) -> LifterCard:
+        return dataclasses.replace(card, architecture="tpnet_refiner", **fields)
+
+    assert refiner_mismatch(refiner(), lifter) is None
+    assert refiner_mismatch(refiner(lifter="lifter_a.json", lifter_sha256=lifter.card.sha256), lifter) is None
+    assert "lifter_b.json" in refiner_mismatch(refiner(lifter="lifter_b.json"), lifter)
+    assert "other lifter_a.json weights" in refiner_mismatch(refiner(lifter="lifter_a.json", lifter_sha256="0" * 64),
                                                             lifter)

@@ -164,8 +164,8 @@ def test_launch_file_names_only_existing_things(console_scripts):
 def test_default_lifter_is_a_trained_model():
     card = ROOT / "models" / dict((p.name, p.default) for p in lifter.PARAMS)["model"]
     loaded = load_model(card)
-    assert loaded.causal and loaded.card["input_normalization"] == "intrinsics"
-    metrics = loaded.card["metrics"]["h36m_s9_s11"]
+    assert loaded.causal and loaded.card.input_normalization == "intrinsics"
+    metrics = loaded.card.metrics["h36m_s9_s11"]
     assert metrics["p1_mm"] < 80.0, "the shipped lifter is not trained to a useful accuracy"
     assert (card.with_suffix(".safetensors")).stat().st_size <= 20 * 2 ** 20
 
@@ -176,7 +176,7 @@ def test_shipped_refiners_fit_their_lifters():
     assert ROOT / "models" / defaults["refiner_model"] in refiners
     for path in refiners:
         refiner = load_refiner(path)
-        lifter_card = ROOT / "models" / refiner.card["lifter"]
+        lifter_card = ROOT / "models" / refiner.card.lifter
         assert refiner_mismatch(refiner.card, load_model(lifter_card)) is None, path.name
         if path.name == defaults["refiner_model"]:
             assert lifter_card.name == defaults["model"], "the default refiner was trained on another lifter"

@@ -9,8 +9,10 @@ from pose3d_ros.constraints import bone_lengths
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
 from pose3d_ros.networks.anatomy import AnatomyAwareModel
 from pose3d_ros.skeleton import H36M17
-from training.augmentation import bone_length_variant
+from training.augmentation import TrainingBatch, augment, bone_length_variant
+from training.config import TrainingConfig
 from training.data import Sequence
+from training.generators import flip_pose
 from training.losses import Batch, build_objective
 from training.train import train
 
@@ -79,8 +81,32 @@ def test_trainer_feeds_augmented_sequences(tiny_config):
     cfg["train"].update(epochs=1, bone_length_augmentation={"scale_range": [0.8, 1.2]},
                         losses={"bone_direction": 0.015, "bone_length": 0.05, "context_mpjpe": 1.0,
                                 "augmented_bone_length": 0.05})
-    assert train(cfg, resume=False).is_file()
+    assert train(TrainingConfig.from_dict(cfg), resume=False).is_file()
     cfg["model"] = dict(architecture="temporal_conv", receptive_field=9, causal=True, channels=16, dropout=0.0)
     cfg["train"]["losses"] = {"mpjpe": 1.0}
     with pytest.raises(ValueError, match="bone-length network"):
-        train(cfg, resume=False)
+        train(TrainingConfig.from_dict(cfg), resume=False)
+
+
+def test_batch_augmentation_flips_all_views_of_a_sample_alike_and_scales_the_true_2d():
+    torch.manual_seed(0)
+    points = torch.randn(16, 4, 17, 3) + torch.tensor([0.0, 0.0, 5.0])
+    inputs = points[..., :2] / points[..., 2:]
+    context = torch.randn(16, 6, 17, 2)
+    batch = TrainingBatch(inputs.clone(), points - points[..., :1, :], points.clone(), context.clone(),
+                          torch.randn(16, 6, 17, 3))
+    cfg = TrainingConfig.from_dict({"name": "a", "data": {"root": "d"}, "model": {},
+                                    "train": {"epochs": 1, "batch_size": 1, "lr": 0.1, "scale_range": [0.5, 2.0]},
+                                    "output": {"dir": "o", "export": "o/a"}})
+    augment(batch, cfg.train, H36M17)
+    scale = batch.scale[:, 0, 0, 0]
+    assert not torch.allclose(scale, torch.ones(16))
+    flipped = [not torch.allclose(batch.points_3d[i], points[i]) for i in range(16)]
+    assert 0 < sum(flipped) < 16
+    for i, f in enumerate(flipped):
+        seen_3d = flip_pose(points[i], H36M17) if f else points[i]
+        assert torch.allclose(batch.points_3d[i], seen_3d)
+        assert torch.allclose(batch.inputs[i], scale[i] * seen_3d[..., :2] / seen_3d[..., 2:], atol=1e-6)
+        assert torch.allclose(batch.context[i], scale[i] * (flip_pose(context[i], H36M17) if f else context[i]))
+    # The losses' true 2D is the scaled projection of the (flipped) 3D: the clean inputs.
+    assert torch.allclose(batch.for_losses().target_2d, batch.inputs, atol=1e-6)

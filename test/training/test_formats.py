@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 from pose3d_ros.geometry import world_to_camera
+from pose3d_ros.skeleton import H36M17, MPI_INF_3DHP17
 from training.formats import (
     H36M32_TO_17,
     H36M_CAMERA_ORDER,
+    MPI_INF_3DHP_TO_H36M,
     SH_TO_H36M16,
     load_3dhp,
     load_martinez_h36m,
@@ -80,21 +82,22 @@ def test_videopose3d_humaneva(tmp_path):
     assert np.array_equal(seqs[1].keypoints_2d, kps[1]) and seqs[1].intrinsics is None
 
 
-def _write_martinez(root, world_mm):
-    pose_dir = root / "S9" / "MyPoses" / "3D_positions"
-    pose_dir.mkdir(parents=True)
-    with h5py.File(pose_dir / "Walking 1.h5", "w") as f:
-        f["3D_positions"] = world_mm.reshape(len(world_mm), 96).T
-    sh_dir = root / "S9" / "StackedHourglass"
-    sh_dir.mkdir(parents=True)
+def _write_martinez(root, world_mm, subjects=("S9",)):
     sh = RNG.uniform(0, 1000, size=(len(world_mm), 16, 2))
-    for cam_id in H36M_CAMERA_ORDER:
-        with h5py.File(sh_dir / f"Walking_1.{cam_id}.h5", "w") as f:
-            f["poses"] = sh
+    for subject in subjects:
+        pose_dir = root / subject / "MyPoses" / "3D_positions"
+        pose_dir.mkdir(parents=True)
+        with h5py.File(pose_dir / "Walking 1.h5", "w") as f:
+            f["3D_positions"] = world_mm.reshape(len(world_mm), 96).T
+        sh_dir = root / subject / "StackedHourglass"
+        sh_dir.mkdir(parents=True)
+        for cam_id in H36M_CAMERA_ORDER:
+            with h5py.File(sh_dir / f"Walking_1.{cam_id}.h5", "w") as f:
+                f["poses"] = sh
     rot = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # world -> camera
     with h5py.File(root / "cameras.h5", "w") as f:
-        for c in range(1, 5):
-            g = f.create_group(f"subject9/camera{c}")
+        for c, subject in ((c, s) for c in range(1, 5) for s in subjects):
+            g = f.create_group(f"subject{subject[1:]}/camera{c}")
             g["R"] = rot.T  # stored transposed
             g["T"] = np.array([[0.0], [0.0], [-4000.0]])
             g["f"], g["c"] = np.array([[1100.0], [1100.0]]), np.array([[500.0], [500.0]])
@@ -126,8 +129,93 @@ def test_3dhp_train_and_test(tmp_path):
                    "TS5": {"data_3d": d3, "data_2d": d2, "valid": np.ones(8)}})
     train = load_3dhp(tmp_path / "data_train_3dhp.npz", train=True)
     assert [(s.subject, s.action, s.camera) for s in train] == [("S1", "Seq1", "0")]
-    assert np.allclose(train[0].positions_3d, d3 / 1000.0, atol=1e-6)
+    # Read into H36M-17 order: pelvis (3DHP joint 14) first, 3DHP's head top as H36M's head.
+    pelvis, head_top = MPI_INF_3DHP17.index("pelvis"), MPI_INF_3DHP17.index("head_top")
+    assert np.allclose(train[0].positions_3d[:, 0], d3[:, pelvis] / 1000.0, atol=1e-6)
+    assert np.allclose(train[0].positions_3d[:, H36M17.index("head")], d3[:, head_top] / 1000.0, atol=1e-6)
+    assert sorted(MPI_INF_3DHP_TO_H36M) == list(range(17))
     test = load_3dhp(tmp_path / "data_test_3dhp.npz", train=False)
     assert [s.eval_group for s in test] == ["TS1", "TS5"]
-    assert len(test[0].positions_3d) == 6 and np.allclose(test[0].keypoints_2d, d2[valid == 1], atol=1e-4)
+    assert len(test[0].positions_3d) == 6
+    assert np.allclose(test[0].keypoints_2d, d2[valid == 1][:, MPI_INF_3DHP_TO_H36M], atol=1e-4)
     assert test[0].image_size == (2048, 2048) and test[1].image_size == (1920, 1080)
+
+
+def _walking_world(frames: int, joints: int) -> np.ndarray:
+    """Learnable motion: a rest pose whose joints swing, metres, 5 m in front of the cameras of _camera(-5)."""
+    rest = RNG.normal(0.0, 0.25, size=(joints, 3))
+    t = np.arange(frames)[:, None, None]
+    return (rest + 0.1 * np.sin(2 * np.pi * t / 20 + np.arange(joints)[None, :, None])).astype(np.float32)
+
+
+def _train_one_step(data: dict, tmp_path):
+    """A tiny training of one step on ``data`` (a config's data section); returns the trained model."""
+    from pose3d_ros.networks.cards import load_model
+    from training.config import TrainingConfig
+    from training.train import train
+
+    cfg = TrainingConfig.from_dict({
+        "name": "tiny", "data": data,
+        "model": {"receptive_field": 3, "causal": True, "channels": 16, "dropout": 0.0},
+        "train": {"epochs": 1, "batch_size": 4096, "chunk": 4, "lr": 0.001, "seed": 0, "threads": 1},
+        "output": {"dir": str(tmp_path / "ckpt"), "export": str(tmp_path / "out" / "tiny")}}, "tiny.yaml")
+    return load_model(train(cfg, resume=False))
+
+
+def test_videopose3d_npz_trains(tmp_path):
+    """A config's data section names a VideoPose3D npz folder; training reads it through load_split."""
+    from training.config import DataConfig
+    from training.data import load_split
+
+    subjects = ("S1", "S9", "S11")
+    worlds = {s: {"Walking 1": _walking_world(24, 32)} for s in subjects}
+    kps = {s: {"Walking 1": [RNG.uniform(400, 600, size=(24, 17, 2)).astype(np.float32) for _ in range(4)]}
+           for s in subjects}
+    np.savez(tmp_path / "data_3d_h36m.npz", positions_3d=worlds)
+    np.savez(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", positions_2d=kps)
+    cams = {s: {cam_id: _camera(-5.0) for cam_id in H36M_CAMERA_ORDER} for s in subjects}
+    (tmp_path / "cams.json").write_text(json.dumps(cams))
+    data = {"root": str(tmp_path), "format": "videopose3d", "inputs": "cpn_ft_h36m_dbb",
+            "cameras": str(tmp_path / "cams.json"), "train_subjects": ["S1"], "frame_step": 2}
+    train = load_split(DataConfig(str(tmp_path), format="videopose3d", inputs="cpn_ft_h36m_dbb",
+                                  cameras=str(tmp_path / "cams.json"), train_subjects=("S1",), frame_step=2), "train")
+    direct = load_videopose3d_h36m(tmp_path / "data_3d_h36m.npz", tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz",
+                                   tmp_path / "cams.json", ("S1",))
+    assert len(train) == 4 and np.array_equal(train[1].keypoints_2d, direct[1].keypoints_2d[::2])
+    card = _train_one_step(data, tmp_path).card
+    assert len(card.training["history"]) == 1 and card.training["data"]["format"] == "videopose3d"
+    assert card.metrics["h36m_s9_s11"]["frames"] == 2 * 4 * 24  # S9 and S11, four cameras, every frame
+
+
+def test_martinez_h5_tree_trains(tmp_path):
+    world_mm = 1000 * _walking_world(20, 32)
+    _write_martinez(tmp_path, world_mm, ("S1", "S9", "S11"))
+    card = _train_one_step({"root": str(tmp_path), "format": "martinez", "inputs": ["gt", "sh"],
+                            "train_subjects": ["S1"]}, tmp_path).card
+    assert card.training["inputs"] == ["gt", "sh"] and card.metrics["h36m_s9_s11"]["frames"] == 2 * 4 * 20
+
+
+def test_3dhp_trains_and_reports_pck_and_auc(tmp_path, tiny_card):
+    from pose3d_ros.networks import build_model
+    from pose3d_ros.networks.cards import save_model
+    from training.evaluate import main as evaluate_main
+
+    root = tmp_path / "data" / "3dhp"
+    root.mkdir(parents=True)
+    joints = [1000 * _walking_world(30, 17) for _ in range(2)]
+    uv = [RNG.uniform(0, 2048, size=(30, 17, 2)) for _ in range(2)]
+    np.savez(root / "data_train_3dhp.npz", data={"S1 Seq1": [{0: {"data_3d": joints[0], "data_2d": uv[0]}}]})
+    np.savez(root / "data_test_3dhp.npz", data={"TS1": {"data_3d": joints[1], "data_2d": uv[1], "valid": np.ones(30)}})
+    loaded = _train_one_step({"root": str(root), "dataset": "3dhp"}, tmp_path)
+    metrics = loaded.card.metrics["3dhp_test"]
+    assert set(metrics["actions"]) == {"TS1"} and 0 <= metrics["auc"] <= metrics["pck150"] <= 100
+    assert loaded.card.input_normalization == "screen" and loaded.card.layout == "h36m17"
+    # pose3d-eval on the test sequences reports the same, and refuses a lifter fed focal-normalised 2D.
+    args = ["--dataset", "3dhp", "--data-root", str(tmp_path / "data"), "--results-dir", str(tmp_path / "results")]
+    evaluate_main(["--checkpoint", str(loaded.path), *args])
+    record = json.loads((tmp_path / "results" / "tiny__3dhp_gt.json").read_text())
+    assert record["metrics"]["auc"] == pytest.approx(metrics["auc"])
+    card = tiny_card()
+    other = save_model(build_model(card.architecture, card.hyperparameters), tmp_path / "focal", card)
+    with pytest.raises(SystemExit, match="takes intrinsics-normalised 2D; 3dhp gives screen"):
+        evaluate_main(["--checkpoint", str(other), *args])

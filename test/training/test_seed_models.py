@@ -9,11 +9,12 @@ import torch
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.anatomy import AnatomyAwareModel
 from pose3d_ros.networks.articulated import ArticulatedNet, hard_joint_indices
-from pose3d_ros.networks.cards import load_model, save_model
+from pose3d_ros.networks.cards import LifterCard, load_model, save_model
 from pose3d_ros.networks.kinematics import DeepKinematicsModel
 from pose3d_ros.networks.tpnet import BidirectionalRefiner
 from pose3d_ros.networks.ugcn import UGCN, hop_partition
 from pose3d_ros.skeleton import H36M17, HUMANEVA15
+from training.config import TrainingConfig
 from training.data import load_h36m
 from training.evaluate import evaluate, predict_sequence
 from training.train import train
@@ -180,9 +181,8 @@ def test_bidirectional_tpnet_refines_the_centre_pose():
 def test_model_cards_rebuild_every_architecture(architecture, tmp_path):
     hyper = TINY.get(architecture, dict(window=5, hidden=16))
     model = build_model(architecture, hyper)
-    card = {"architecture": architecture, "hyperparameters": hyper, "layout": "h36m17",
-            "receptive_field": getattr(model, "receptive_field", 1), "causal": False,
-            "input_normalization": "intrinsics"}
+    card = LifterCard(architecture, hyper, "h36m17", receptive_field=getattr(model, "receptive_field", 1), causal=False,
+                      input_normalization="intrinsics")
     loaded = load_model(save_model(model, tmp_path / architecture, card))
     assert type(loaded.model) is type(model)
     for a, b in zip(loaded.model.state_dict().values(), model.state_dict().values()):
@@ -202,20 +202,20 @@ def _train(cfg: dict, model: dict, losses: dict, epochs: int = 4, **train_opts):
     cfg["model"] = model
     cfg["train"].update(epochs=epochs, losses=losses, **train_opts)
     torch.manual_seed(0)
-    return load_model(train(cfg, resume=False))
+    return load_model(train(TrainingConfig.from_dict(cfg), resume=False))
 
 
 def test_anatomy_aware_model_trains_end_to_end(tiny_config, h36m_root):
     loaded = _train(tiny_config, dict(architecture="anatomy_aware", receptive_field=9, causal=True,
                                       channels=32, dropout=0.0, context_frames=8),
                     {"bone_direction": 0.015, "bone_length": 0.05, "context_mpjpe": 1.0, "joint_shift": 0.1})
-    history = loaded.card["training"]["history"]
-    assert loaded.card["architecture"] == "anatomy_aware" and loaded.causal and loaded.receptive_field == 9
-    assert loaded.card["hyperparameters"]["parents"] == list(H36M17.parents)
+    history = loaded.card.training["history"]
+    assert loaded.card.architecture == "anatomy_aware" and loaded.causal and loaded.receptive_field == 9
+    assert loaded.card.hyperparameters["parents"] == list(H36M17.parents)
     assert history[-1]["train_mpjpe_mm"] < 0.8 * history[0]["train_mpjpe_mm"]
     test = load_h36m(h36m_root, ("S9", "S11"), "gt")
     again = evaluate(loaded.model, test, 9, True)  # causal bone-length samples, a fixed seed
-    assert again["p1_mm"] == pytest.approx(loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"], rel=1e-4)
+    assert again["p1_mm"] == pytest.approx(loaded.card.metrics["h36m_s9_s11"]["p1_mm"], rel=1e-4)
     assert set(again["structure"]) == {"symmetry_mm", "bone_std_mm", "bone_rmse_mm", "illegal_bend_pct"}
 
 
@@ -223,20 +223,20 @@ def test_articulated_model_and_structure_losses_train_end_to_end(tiny_config):
     loaded = _train(tiny_config, dict(architecture="articulated", linear_size=64, num_stages=1, dropout=0.0),
                     {"basic_mpjpe": 1.0, "hard_joint_mpjpe": 1.0, "symmetry": 0.05, "illegal_angle": 0.03,
                      "bone_ratio": 0.03})
-    history = loaded.card["training"]["history"]
-    assert loaded.card["hyperparameters"]["hard_joints"] == hard_joint_indices(H36M17)
+    history = loaded.card.training["history"]
+    assert loaded.card.hyperparameters["hard_joints"] == hard_joint_indices(H36M17)
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
-    assert loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"] > 0
+    assert loaded.card.metrics["h36m_s9_s11"]["p1_mm"] > 0
 
 
 def test_ugcn_with_motion_loss_trains_on_windows(tiny_config):
     loaded = _train(tiny_config, dict(architecture="ugcn", channels=8, window=16, dropout=0.0),
                     {"squared_position": 1.0, "motion": {"weight": 1.0, "intervals": [2, 4], "operators": ["cross"]}},
                     epochs=3, batch_size=4)
-    assert loaded.card["sequence_window"] == 16 and loaded.receptive_field == 16
-    history = loaded.card["training"]["history"]
+    assert loaded.card.sequence_window == 16 and loaded.receptive_field == 16
+    history = loaded.card.training["history"]
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
-    assert loaded.card["metrics"]["h36m_s9_s11"]["frames"] == 4 * 2 * 120  # sliding windows cover every frame
+    assert loaded.card.metrics["h36m_s9_s11"]["frames"] == 4 * 2 * 120  # sliding windows cover every frame
 
 
 def test_deep_kinematics_trains_on_clips(tiny_config):
@@ -244,8 +244,8 @@ def test_deep_kinematics_trains_on_clips(tiny_config):
                                       dropout=0.0, refine_2d=False),
                     {"bone_length_l1": 1.0, "bone_direction_cosine": 1.0, "composed_squared_position": 1.0,
                      "completion": 0.1}, epochs=3, batch_size=8)
-    history = loaded.card["training"]["history"]
-    assert loaded.card["hyperparameters"]["joint_names"] == list(H36M17.joint_names)
+    history = loaded.card.training["history"]
+    assert loaded.card.hyperparameters["joint_names"] == list(H36M17.joint_names)
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
 
 
@@ -256,30 +256,28 @@ def test_deep_kinematics_2d_refiner_learns_from_the_projection_losses(tiny_confi
                     {"temporal_2d": 1.0, "projection": {"weight": 0.1, "constancy": 1.0}},
                     epochs=2, batch_size=8, noise_std=0.01)
     last = loaded.model.refiner.net[-1]  # zero-initialised: non-zero only if the 2D losses reached it
-    assert last.weight.abs().sum() > 0 and loaded.card["hyperparameters"]["refine_2d"]
+    assert last.weight.abs().sum() > 0 and loaded.card.hyperparameters["refine_2d"]
 
 
 def test_every_config_builds_its_model_and_objective():
-    """Each training/configs/*.yaml names a known architecture, valid arguments and known losses
-    (widths shrunk so that the check stays fast)."""
+    """Each training/configs/**/*.yaml loads, builds its model (widths shrunk so that the check
+    stays fast) and its objective, and is named after its file."""
+    import dataclasses
     from pathlib import Path
 
-    import yaml
-
+    from training.config import load_config
     from training.losses import build_objective
-    from training.train import DATASET_LAYOUTS, build_from_config
+    from training.train import build_from_config
 
     configs = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").rglob("*.yaml"))
     assert len(configs) > 40
     for path in configs:
-        cfg = yaml.safe_load(path.read_text())
-        for key in ("channels", "linear_size", "lstm_hidden"):
-            if key in cfg["model"]:
-                cfg["model"][key] = 8
-        build_from_config(cfg)
-        assert cfg["name"] == path.stem and "source" in cfg["reference"], path.name
-        layout = DATASET_LAYOUTS[cfg["data"].get("dataset", "h36m")]
-        build_objective(cfg["train"].get("losses"), layout, reference_lengths=torch.ones(layout.num_joints - 1))
+        cfg = load_config(path)
+        small = {k: 8 for k in ("channels", "linear_size", "lstm_hidden") if k in cfg.model.arguments}
+        build_from_config(dataclasses.replace(cfg, model=dataclasses.replace(
+            cfg.model, arguments={**cfg.model.arguments, **small})))
+        assert cfg.name == path.stem and cfg.reference is not None, path.name
+        build_objective(cfg.train.losses, cfg.layout, reference_lengths=torch.ones(cfg.layout.num_joints - 1))
 
 
 def test_structure_metrics_by_hand(standing_pose):

@@ -15,11 +15,21 @@ from pose3d_ros.metrics import auc, pck
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import H36M17
-from training.data import load_h36m, load_humaneva, load_split
-from training.evaluate import evaluate, evaluation_data, flip_averaged, input_normalization, model_inputs, root_relative
+from training.augmentation import apply_to_xy, drop_joints
+from training.config import DataConfig, TrainingConfig
+from training.data import (
+    HUMANEVA_ACTIONS,
+    input_normalization,
+    load_h36m,
+    load_humaneva,
+    load_split,
+    model_inputs,
+    root_relative,
+)
+from training.evaluate import evaluate, evaluation_data, flip_averaged
 from training.generators import ChunkedDataset, flip_pose
 from training.report import limb_structure, paper_tables, render_results, write_plots
-from training.train import _drop_joints, _xy, train
+from training.train import train
 
 
 def test_load_h36m_projects_into_each_camera(h36m_root):
@@ -47,7 +57,7 @@ def test_load_h36m_detections_fill_neck_nose(h36m_root):
 
 
 def test_split_with_two_kinds_of_2d_trains_on_both_and_tests_on_the_first(h36m_root):
-    data = {"root": str(h36m_root), "inputs": ["gt", "sh"], "frame_step": 2}
+    data = DataConfig(str(h36m_root), inputs=("gt", "sh"), frame_step=2)
     train_seqs = load_split(data, "train")
     gt, sh = load_h36m(h36m_root, ("S1", "S5"), "gt", 2), load_h36m(h36m_root, ("S1", "S5"), "sh", 2)
     assert len(train_seqs) == len(gt) + len(sh) == 16 and len(train_seqs[0].keypoints_2d) == 60
@@ -110,37 +120,37 @@ def test_pck_and_auc_by_hand():
     assert auc(pred, target, 0.150, steps=3) == pytest.approx(100 * (1 + 1 + 2) / 12)
 
 
-def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tiny_config):
+def test_tiny_training_lowers_the_loss_and_exports_a_card(h36m_root, tmp_path, tiny_config):
     torch.manual_seed(0)
-    card_path = train(tiny_config, resume=False)
+    card_path = train(TrainingConfig.from_dict(tiny_config), resume=False)
     loaded = load_model(card_path)
-    history = loaded.card["training"]["history"]
+    history = loaded.card.training["history"]
     assert len(history) == 4
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
-    assert loaded.causal and loaded.receptive_field == 9 and loaded.card["reference"]["source"] == "test"
+    assert loaded.causal and loaded.receptive_field == 9 and loaded.card.reference["source"] == "test"
     # The card's metrics are those of evaluate() on the test subjects.
     test = load_h36m(h36m_root, ("S9", "S11"), "gt")
     again = evaluate(loaded.model, test, 9, True)
-    assert again["p1_mm"] == pytest.approx(loaded.card["metrics"]["h36m_s9_s11"]["p1_mm"], rel=1e-4)
+    assert again["p1_mm"] == pytest.approx(loaded.card.metrics["h36m_s9_s11"]["p1_mm"], rel=1e-4)
 
 
-def test_training_resumes_from_its_checkpoint(tiny_config):
+def test_training_resumes_from_its_checkpoint(h36m_root, tmp_path, tiny_config):
     cfg = tiny_config
     cfg["train"]["epochs"] = 2
-    train(cfg, resume=False)
+    train(TrainingConfig.from_dict(cfg), resume=False)
     cfg["train"]["epochs"] = 3
-    history = load_model(train(cfg, resume=True)).card["training"]["history"]
+    history = load_model(train(TrainingConfig.from_dict(cfg), resume=True)).card.training["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
 
 
 def test_results_report_lists_every_record(h36m_root, tmp_path, tiny_config):
     torch.manual_seed(0)
-    loaded = load_model(train(tiny_config, resume=False))
+    loaded = load_model(train(TrainingConfig.from_dict(tiny_config), resume=False))
     seqs = load_h36m(h36m_root, ("S9",), "gt")
     metrics = evaluate(loaded.model, seqs, loaded.receptive_field, True)
     assert len(metrics["per_joint_p1_mm"]) == 17 and set(metrics["actions"]) == {"Walking", "Eating"}
     record = {"model": "tiny", "dataset": "h36m", "input": "gt", "receptive_field": 9, "causal": True,
-              "metrics": metrics, "reference": loaded.card["reference"], "training": {"epochs": 4},
+              "metrics": metrics, "reference": loaded.card.reference, "training": {"epochs": 4},
               "command": "pose3d-eval --checkpoint tiny.json", "hardware": "test", "eval_seconds": 0.1}
     results = tmp_path / "results"
     results.mkdir()
@@ -168,12 +178,17 @@ def test_paper_tables_pair_each_config_with_its_result(tmp_path):
     record = {"model": "tang_he", "dataset": "humaneva", "input": "gt", "receptive_field": 1, "causal": True,
               "metrics": {"p1_mm": 40.0, "p2_mm": 40.0, "mpjve_mm": 3.0, "pck150": 99.0, "actions": actions},
               "training": {"epochs": 5, "hours": 0.2}}
+    def config(name: str, data: dict, reference: dict | None = None) -> TrainingConfig:
+        return TrainingConfig.from_dict({"name": name, "data": dict(data, root="d"), "model": {"receptive_field": 1},
+                                         "train": {"epochs": 1, "batch_size": 1, "lr": 0.1},
+                                         "output": {"dir": "o", "export": "o/m"}, "reference": reference})
+
     configs = [
-        {"name": "tang_he", "data": {"dataset": "humaneva", "inputs": "gt"},
-         "reference": {"source": "Tang Table 5", "inputs": "gt",
-                       "actions": {"Walking S1": {"p2_mm": 12.0}, "Jog S1": {"p2_mm": 16.0}}}},
-        {"name": "tang_full", "data": {"inputs": "sh"}, "reference": {"source": "Tang Table 2", "p1_mm": 65.51}},
-        {"name": "causal81_c256", "data": {"inputs": "gt"}},  # not a seed paper's config
+        config("tang_he", {"dataset": "humaneva", "inputs": "gt"},
+               {"source": "Tang Table 5", "inputs": "gt",
+                "actions": {"Walking S1": {"p2_mm": 12.0}, "Jog S1": {"p2_mm": 16.0}}}),
+        config("tang_full", {"inputs": "sh"}, {"source": "Tang Table 2", "p1_mm": 65.51}),
+        config("causal81_c256", {"inputs": "gt"}),  # not a seed paper's config
     ]
     assert "## Paper tables" in render_results([], tmp_path, configs)
     text = "\n".join(paper_tables(configs, []))  # nothing evaluated yet
@@ -206,12 +221,12 @@ def test_model_inputs_are_focal_normalised(h36m_root):
     assert np.allclose(root_relative(seq.positions_3d)[:, 0], 0.0)
 
 
-def test_humaneva_is_tested_on_the_actions_the_model_learnt():
-    card = {"training": {"data": {"dataset": "humaneva", "actions": ["Walking", "Jog"]}}}
-    assert evaluation_data(card, "humaneva", Path("d"), "gt")["actions"] == ["Walking", "Jog"]
-    every_action = {"training": {"data": {"dataset": "humaneva"}}}
-    assert "actions" not in evaluation_data(every_action, "humaneva", Path("d"), "gt")
-    assert "actions" not in evaluation_data(card, "h36m", Path("d"), "gt")
+def test_humaneva_is_tested_on_the_actions_the_model_learnt(tiny_card):
+    card = tiny_card(training={"data": {"dataset": "humaneva", "actions": ["Walking", "Jog"]}})
+    assert evaluation_data(card, "humaneva", Path("d"), "gt").actions == ("Walking", "Jog")
+    every_action = tiny_card(training={"data": {"dataset": "humaneva"}})
+    assert evaluation_data(every_action, "humaneva", Path("d"), "gt").actions == HUMANEVA_ACTIONS
+    assert evaluation_data(card, "h36m", Path("d"), "gt").actions == HUMANEVA_ACTIONS
 
 
 def test_load_humaneva_rotates_into_the_camera(tmp_path):
@@ -235,14 +250,14 @@ def test_load_humaneva_rotates_into_the_camera(tmp_path):
     assert np.allclose(model_inputs(seqs[0]), [-1.0, -0.75])  # pixel (0, 0), screen-normalised
 
 
-def test_export_copies_card_and_weights(tmp_path, tiny_config):
+def test_export_copies_card_and_weights(h36m_root, tmp_path, tiny_config):
     from training.export import export
 
     torch.manual_seed(0)
-    source = load_model(train(tiny_config, resume=False))
+    source = load_model(train(TrainingConfig.from_dict(tiny_config), resume=False))
     path = export(source.path, "shipped", half=True, models_dir=tmp_path / "shipped_models")
     shipped = load_model(path)
-    assert path.name == "shipped.json" and shipped.card["metrics"] == source.card["metrics"]
+    assert path.name == "shipped.json" and shipped.card.metrics == source.card.metrics
     x = torch.randn(1, 12, 17, 2)
     with torch.no_grad():
         assert torch.allclose(shipped.model(x), source.model(x), atol=1e-2)  # fp16 weights
@@ -256,7 +271,7 @@ def _mirror(a: np.ndarray) -> np.ndarray:
 
 def test_test_time_flip_makes_predictions_mirror_equivariant(tiny_card):
     torch.manual_seed(0)
-    model = build_model("temporal_conv", tiny_card()["hyperparameters"]).eval()
+    model = build_model("temporal_conv", tiny_card().hyperparameters).eval()
     x = np.random.default_rng(0).normal(size=(30, 17, 2)).astype(np.float32)
     plain = predict_sequence(model, x, 9, True)
     assert not np.allclose(predict_sequence(model, _mirror(x), 9, True), _mirror(plain), atol=1e-3)
@@ -268,24 +283,24 @@ def test_test_time_flip_makes_predictions_mirror_equivariant(tiny_card):
 def test_joint_dropout_zeroes_whole_joints_at_its_rate_and_scaling_keeps_the_confidence():
     torch.manual_seed(0)
     x = torch.rand(64, 20, 17, 3) + 0.5
-    dropped = _drop_joints(x, 0.2)
+    dropped = drop_joints(x, 0.2)
     gone = (dropped == 0).all(dim=-1)
     assert torch.equal(dropped[~gone], x[~gone])  # a joint is dropped whole or kept as it was
     assert 0.18 < gone.float().mean() < 0.22
-    scaled = _xy(x, lambda p: 2 * p)
+    scaled = apply_to_xy(x, lambda p: 2 * p)
     assert torch.equal(scaled[..., :2], 2 * x[..., :2]) and torch.equal(scaled[..., 2], x[..., 2])
-    assert torch.equal(_xy(x[..., :2], lambda p: 2 * p), 2 * x[..., :2])
+    assert torch.equal(apply_to_xy(x[..., :2], lambda p: 2 * p), 2 * x[..., :2])
 
 
-def test_confidence_channel_training_with_joint_dropout(h36m_root, tiny_config):
+def test_confidence_channel_training_with_joint_dropout(h36m_root, tmp_path, tiny_config):
     cfg = tiny_config
     cfg["train"]["joint_dropout"] = 0.1
     with pytest.raises(ValueError, match="confidence channel"):
-        train(cfg, resume=False)
+        train(TrainingConfig.from_dict(cfg), resume=False)
     cfg["model"]["in_features"] = 3
-    loaded = load_model(train(cfg, resume=False))
-    history = loaded.card["training"]["history"]
-    assert loaded.model.in_features == 3 and loaded.card["hyperparameters"]["in_features"] == 3
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
+    history = loaded.card.training["history"]
+    assert loaded.model.in_features == 3 and loaded.card.hyperparameters["in_features"] == 3
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
     # 2D-only inputs (the evaluation's) count every joint as seen.
     uv = model_inputs(load_h36m(h36m_root, ("S9",), "gt")[0])
@@ -295,7 +310,7 @@ def test_confidence_channel_training_with_joint_dropout(h36m_root, tiny_config):
                                   predict_sequence(loaded.model, seen, 9, True))
 
 
-def test_two_process_training_with_torchrun(tmp_path, tiny_config):
+def test_two_process_training_with_torchrun(h36m_root, tmp_path, tiny_config):
     """torch.distributed (gloo on CPU): two ranks split the chunks and rank 0 exports."""
     import socket
     import subprocess
@@ -318,16 +333,16 @@ def test_two_process_training_with_torchrun(tmp_path, tiny_config):
         line for line in run.stderr.splitlines() if "elastic" not in line)[-4000:])
     assert run.stdout.count("model card written to") == 1
     loaded = load_model(tmp_path / "models" / "tiny.json")
-    history = loaded.card["training"]["history"]
-    assert len(history) == 2 and loaded.card["training"]["hardware"].startswith("2 x")
+    history = loaded.card.training["history"]
+    assert len(history) == 2 and loaded.card.training["hardware"].startswith("2 x")
 
 
-def test_single_frame_baseline_trains(tiny_config):
+def test_single_frame_baseline_trains(h36m_root, tmp_path, tiny_config):
     cfg = tiny_config
     cfg["model"] = {"architecture": "martinez_mlp", "linear_size": 64, "num_stages": 1, "dropout": 0.0}
-    loaded = load_model(train(cfg, resume=False))
-    history = loaded.card["training"]["history"]
-    assert loaded.receptive_field == 1 and loaded.card["architecture"] == "martinez_mlp"
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
+    history = loaded.card.training["history"]
+    assert loaded.receptive_field == 1 and loaded.card.architecture == "martinez_mlp"
     assert history[-1]["train_mpjpe_mm"] < 0.7 * history[0]["train_mpjpe_mm"]
     x = torch.randn(2, 5, 17, 2)
     with torch.no_grad():
@@ -336,14 +351,14 @@ def test_single_frame_baseline_trains(tiny_config):
         assert torch.allclose(loaded.model(x[:, 2:3]), out[:, 2:3], atol=1e-5)  # frame by frame
 
 
-def test_trajectory_model_predicts_the_root_position(tiny_config):
+def test_trajectory_model_predicts_the_root_position(h36m_root, tmp_path, tiny_config):
     cfg = tiny_config
     cfg["model"]["target"] = "trajectory"
     cfg["train"].update(epochs=8, batch_size=2, lr=0.03)  # enough steps to reach depths of 5 m
-    loaded = load_model(train(cfg, resume=False))
-    metrics = loaded.card["metrics"]["h36m_s9_s11"]
-    assert loaded.model.num_joints_out == 1 and "trajectory" in loaded.card["output"]
-    history = loaded.card["training"]["history"]
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
+    metrics = loaded.card.metrics["h36m_s9_s11"]
+    assert loaded.model.num_joints_out == 1 and "trajectory" in loaded.card.output
+    history = loaded.card.training["history"]
     assert history[-1]["train_mpjpe_mm"] < history[0]["train_mpjpe_mm"]
     # The cameras are 5-6 m away: a trained root error far below that distance.
     assert metrics["root_error_mm"] < 1500 and set(metrics["actions"]) == {"Walking", "Eating"}
