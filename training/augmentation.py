@@ -21,6 +21,7 @@ from .config import BoneLengthAugmentation, TrainConfig
 from .data import Sequence, root_relative
 from .generators import ChunkedDataset, flip_pose
 from .losses import Batch
+from .virtual_camera import VirtualCameraSpec, virtual_views
 
 
 @dataclass
@@ -53,23 +54,40 @@ class TrainingBatch:
 def augment(batch: TrainingBatch, t: TrainConfig, layout: SkeletonLayout) -> TrainingBatch:
     """``batch`` with the augmentations ``t`` names, in this order: a horizontal flip of half the
     samples (2D, 3D and context alike), a 2D scale per sample (people nearer or farther than in
-    the studio: the 2D size varies, the 3D pose does not), Gaussian 2D noise, joint dropout."""
+    the studio: the 2D size varies, the 3D pose does not), Gaussian 2D noise, joint dropout.
+    With ``virtual_cameras`` a share of the samples is seen through random virtual cameras after
+    the flip (training.virtual_camera); those get no further scale or noise (they have their own)."""
     if t.flip:
         flip = torch.rand(len(batch.inputs), device=batch.inputs.device) < 0.5
         for name in ("inputs", "targets", "points_3d", "context", "context_targets"):
             x = getattr(batch, name)
             if x is not None:
                 x[flip] = flip_pose(x[flip], layout)
+    viewed = _view_virtually(batch, t.virtual_cameras) if t.virtual_cameras is not None else None
     if t.scale_range is not None:
         lo, hi = np.log(t.scale_range)
         s = torch.empty(len(batch.inputs), 1, 1, 1, device=batch.inputs.device).uniform_(float(lo), float(hi)).exp()
+        if viewed is not None:
+            s[viewed] = 1.0
         _on_2d_inputs(batch, lambda p: p * s)
         batch.scale = s
     if t.noise_std > 0:
-        _on_2d_inputs(batch, lambda p: p + t.noise_std * torch.randn_like(p))
+        keep = 1.0 if viewed is None else (~viewed).to(batch.inputs.dtype)[:, None, None, None]
+        _on_2d_inputs(batch, lambda p: p + keep * t.noise_std * torch.randn_like(p))
     if t.joint_dropout > 0:
         batch.inputs = drop_joints(batch.inputs, t.joint_dropout)
     return batch
+
+
+def _view_virtually(batch: TrainingBatch, spec: VirtualCameraSpec) -> torch.Tensor:
+    """Re-view a share of the samples through virtual cameras (in place); returns which."""
+    if batch.inputs.shape[1] != 1 or batch.targets.shape[1] != 1 or batch.context is not None \
+            or batch.points_3d is not None:
+        raise ValueError("virtual_cameras needs a per-frame lifter (receptive field 1, no context, no 2D losses)")
+    uv, posed, viewed = virtual_views(batch.targets[:, 0], spec)
+    batch.inputs[viewed, 0, :, :2] = uv[viewed].to(batch.inputs.dtype)
+    batch.targets[viewed, 0] = posed[viewed].to(batch.targets.dtype)
+    return viewed
 
 
 def _on_2d_inputs(batch: TrainingBatch, change) -> None:

@@ -22,6 +22,7 @@ from pose3d_ros.skeleton import SkeletonLayout
 
 from .data import DATASET_FORMATS, DATASET_LAYOUTS, H36M_TRAIN_SUBJECTS, HUMANEVA_ACTIONS
 from .losses import loss_options
+from .virtual_camera import VirtualCameraSpec
 
 
 class ConfigError(ValueError):
@@ -133,6 +134,7 @@ class TrainConfig:
     scale_range: tuple[float, float] | None = None  # 2D scale factor range (nearer or farther people)
     joint_dropout: float = 0.0  # probability that a joint of a frame is unseen (needs model.in_features: 3)
     bone_length_augmentation: BoneLengthAugmentation | None = None
+    virtual_cameras: VirtualCameraSpec | None = None  # per-frame lifters only (training.virtual_camera)
     losses: dict = field(default_factory=dict)  # {name: weight} or {name: {weight: w, option: ...}}; none: MPJPE
 
     def __post_init__(self) -> None:
@@ -198,6 +200,9 @@ class TrainingConfig:
         if train.get("bone_length_augmentation") is not None:
             train = dict(train, bone_length_augmentation=_section(
                 BoneLengthAugmentation, train["bone_length_augmentation"], f"{source}: train.bone_length_augmentation"))
+        if train.get("virtual_cameras") is not None:
+            train = dict(train, virtual_cameras=_section(
+                VirtualCameraSpec, train["virtual_cameras"], f"{source}: train.virtual_cameras"))
         reference = raw.get("reference")
         return cls(raw["name"], _section(DataConfig, raw.get("data"), f"{source}: data"),
                    _section(ModelConfig, model, f"{source}: model"),

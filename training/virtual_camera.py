@@ -51,12 +51,12 @@ def _rotation_z(a: torch.Tensor) -> torch.Tensor:
     return torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(-1, 3, 3)
 
 
-def virtual_views(targets: torch.Tensor, spec: VirtualCameraSpec, g: torch.Generator
+def virtual_views(targets: torch.Tensor, spec: VirtualCameraSpec, g: torch.Generator | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Root-relative 3D poses (B, J, 3) in their camera's optical frame -> (2D inputs (B, J, 2)
     focal-normalised, the poses in the virtual cameras (B, J, 3) root-relative, and which
     samples were re-viewed (B,) bool). Samples not drawn keep their pose and get no input
-    (zeros): the caller keeps its own 2D for them."""
+    (zeros): the caller keeps its own 2D for them. ``g``: the random generator (None: torch's)."""
     b, device = len(targets), targets.device
     chosen = torch.rand(b, generator=g, device=device) < spec.probability
     # A camera pitched down by e sees the world rotated by R_x(e): ahead appears higher, and the

@@ -5,8 +5,11 @@ Per frame, for one tracked person:
 1. Smoothing (causal, bounded lag): One-Euro filters on the focal-normalised 2D keypoints and
    on the source's root-relative 3D pose (:mod:`.smoothing`).
 2. Bone lengths: the track's estimate (:class:`~.refinement.BoneLengthEstimator`, a
-   confidence-weighted median over frames sampled from its whole history), shrunk towards a
-   stature prior (Human3.6M's median adult) while few frames are known.
+   confidence-weighted median over frames sampled from its whole history). Proportions come
+   from the image: each joint back-projected along its 2D ray to the depth the source gives
+   it measures the bones across the view, where the source only guesses along it; the
+   overall size comes from the source, shrunk towards a prior stature (Human3.6M's median
+   adult) while few frames are known.
 3. The source's bone directions with those lengths, placed at the root translation that best
    projects it onto the confident 2D keypoints (:func:`~..geometry.solve_root_translation`).
 4. Ray fitting, parents before children: each joint lies on the sphere of its bone length
@@ -43,7 +46,8 @@ class FitSettings:
     keypoint_sd_px: float = 8.0  # 2D keypoint noise (pixels) of a joint at confidence 1 (inf: keep the source)
     direction_sd: float = 0.3  # the source's bone direction error (radians) the fit may correct
     min_confidence: float = 0.3  # joints below this keep the source's direction
-    prior_frames: int = 10  # the stature prior weighs as much as this many frames of the track
+    bones_from: str = "image"  # bone-length samples: "image" (2D at the source's depths) or "source" (its 3D)
+    prior_frames: int = 10  # the prior stature (not proportions) weighs as much as this many frames
     bone_samples: int = 64  # frames kept for the bone-length estimate
     keypoint_cutoff_hz: float = 3.0  # One-Euro on the 2D keypoints: cut-off at rest (0: no smoothing)
     keypoint_beta: float = 20.0  # ... and its rise with speed (per focal-normalised unit per second)
@@ -56,6 +60,8 @@ class FitSettings:
             raise ValueError("keypoint_sd_px and direction_sd must be positive")
         if not 0.0 <= self.min_confidence < 1.0:
             raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence}")
+        if self.bones_from not in ("image", "source"):
+            raise ValueError(f"bones_from must be image or source, got {self.bones_from!r}")
         if self.prior_frames < 0 or self.bone_samples < 1:
             raise ValueError("prior_frames must be >= 0 and bone_samples >= 1")
 
@@ -129,23 +135,33 @@ def fit_to_keypoints(pose_rel: np.ndarray, translation: np.ndarray, uv_norm: np.
     return mirror_illegal_bends(out, limits)
 
 
+def _lengths(pose: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(pose[BONES[:, 0]] - pose[BONES[:, 1]], axis=-1)
+
+
 class KinematicFitter:
     """The fitting stage of one track (one instance per person; see the module docstring)."""
 
     def __init__(self, settings: FitSettings = FitSettings(), seed: int = 0) -> None:
         self.settings = settings
         self.bones = BoneLengthEstimator(settings.bone_samples, min_frames=1, seed=seed)
+        self.image_bones = BoneLengthEstimator(settings.bone_samples, min_frames=1, seed=seed)
         s = settings
         self._uv_filter = OneEuroFilter(s.keypoint_cutoff_hz, s.keypoint_beta) if s.keypoint_cutoff_hz > 0 else None
         self._pose_filter = OneEuroFilter(s.pose_cutoff_hz, s.pose_beta) if s.pose_cutoff_hz > 0 else None
 
     def bone_lengths(self) -> np.ndarray:
-        """The track's bone lengths: its estimate shrunk towards the prior while frames are few."""
+        """The track's bone lengths: the image's proportions (or the source's) at the source's
+        stature, shrunk towards the prior stature while frames are few."""
         estimate = self.bones.estimate()
         if estimate is None:
             return PRIOR_BONE_LENGTHS.copy()
+        stature = estimate.sum()
+        image = self.image_bones.estimate()
+        if image is not None:  # the image alone has no scale
+            estimate = image * (stature / image.sum())
         n, k = min(self.bones.seen, self.settings.bone_samples), self.settings.prior_frames
-        return (n * estimate + k * PRIOR_BONE_LENGTHS) / (n + k)
+        return estimate * (n * stature + k * PRIOR_BONE_LENGTHS.sum()) / ((n + k) * stature)
 
     def update(self, stamp: float, source_rel: np.ndarray, uv_norm: np.ndarray, confidence: np.ndarray,
                focal_px: float) -> Fitted | None:
@@ -157,15 +173,22 @@ class KinematicFitter:
             uv_norm = self._uv_filter(uv_norm, stamp)
         if self._pose_filter is not None:
             source_rel = self._pose_filter(source_rel - source_rel[0], stamp)
-        lengths_now = np.linalg.norm(source_rel[BONES[:, 0]] - source_rel[BONES[:, 1]], axis=-1)
-        self.bones.add(lengths_now, confidence)
-        pose = rescale_bones(source_rel - source_rel[0], self.bone_lengths())
+        source_rel = source_rel - source_rel[0]
         seen = confidence >= s.min_confidence
         if seen.sum() < 3:
             return None
+        self.bones.add(_lengths(source_rel), confidence)
+        pose = rescale_bones(source_rel, self.bone_lengths())
         translation = solve_root_translation(pose, uv_norm, np.where(seen, confidence, 0.0))
         if not (np.all(np.isfinite(translation)) and translation[2] > 0):
             return None
+        if s.bones_from == "image":
+            # Each joint back-projected along its 2D ray to the depth the source gives it: lengths
+            # that the image measures across the view and the source only along it.
+            depth = (pose + translation)[:, 2:3]
+            self.image_bones.add(_lengths(np.concatenate([uv_norm * depth, depth], axis=-1)),
+                                 np.where(seen, confidence, 0.0))
+            pose = rescale_bones(source_rel, self.bone_lengths())
         trust = np.clip((confidence - s.min_confidence) / (1.0 - s.min_confidence), 0.0, 1.0)
         weights = trust * (s.direction_sd * focal_px / s.keypoint_sd_px) ** 2
         joints = fit_to_keypoints(pose, translation, uv_norm, weights, s.limits)

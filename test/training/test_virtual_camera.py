@@ -6,6 +6,9 @@ import pytest
 import torch
 
 from pose3d_ros.geometry import solve_root_translation
+from pose3d_ros.networks.cards import load_model
+from training.config import TrainingConfig
+from training.train import train
 from training.virtual_camera import VirtualCameraSpec, virtual_views
 
 CLEAN = dict(noise_px=(0.0, 0.0), outlier=0.0)
@@ -61,3 +64,17 @@ def test_joints_never_leave_the_image(standing_pose):
 def test_invalid_specs_are_refused(kwargs):
     with pytest.raises(ValueError):
         VirtualCameraSpec(**kwargs)
+
+
+def test_a_per_frame_lifter_trains_through_virtual_cameras(tiny_config):
+    cfg = dict(tiny_config, model={"architecture": "martinez_mlp", "linear_size": 64, "num_stages": 1, "dropout": 0.0})
+    cfg["train"] = dict(cfg["train"], chunk=1, batch_size=64, epochs=2, virtual_cameras={"probability": 0.5})
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
+    history = loaded.card.training["history"]
+    assert len(history) == 2 and all(np.isfinite(h["train_mpjpe_mm"]) for h in history)
+
+
+def test_virtual_cameras_refuse_temporal_lifters(tiny_config):
+    cfg = dict(tiny_config, train=dict(tiny_config["train"], virtual_cameras={}))
+    with pytest.raises(ValueError, match="per-frame lifter"):
+        train(TrainingConfig.from_dict(cfg), resume=False)
