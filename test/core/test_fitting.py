@@ -82,13 +82,13 @@ def test_tracker_holds_bone_lengths_from_noisy_sources(standing_pose):
     np.testing.assert_allclose(late.mean(axis=0), bone_lengths(standing_pose), atol=0.03)
 
 
-def test_first_frame_uses_the_stature_prior_and_unseen_joints_keep_the_source(standing_pose):
+def test_a_strong_prior_sets_the_stature_and_unseen_joints_keep_the_source(standing_pose):
     fitter = KinematicFitter(FitSettings(prior_frames=1_000_000))
     source = _rotate_about(standing_pose, "l_elbow", 0.5)
     confidence = np.ones(17)
     confidence[[j("l_elbow"), j("l_wrist")]] = 0.0
     out = fitter.update(0.0, source, _uv(standing_pose), confidence, CAM.fx)
-    np.testing.assert_allclose(bone_lengths(out.relative), PRIOR_BONE_LENGTHS, atol=1e-6)
+    assert bone_lengths(out.relative).sum() == pytest.approx(PRIOR_BONE_LENGTHS.sum())  # the prior's stature
     forearm = out.relative[j("l_wrist")] - out.relative[j("l_elbow")]
     src_forearm = source[j("l_wrist")] - source[j("l_elbow")]
     assert forearm @ src_forearm / np.linalg.norm(forearm) / np.linalg.norm(src_forearm) > 0.999
@@ -132,7 +132,21 @@ def test_one_euro_restarts_when_time_goes_back():
 
 
 @pytest.mark.parametrize("kwargs", [{"keypoint_sd_px": 0.0}, {"direction_sd": -1.0}, {"min_confidence": 1.0},
-                                    {"prior_frames": -1}])
+                                    {"prior_frames": -1}, {"bones_from": "mesh"}])
 def test_invalid_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         FitSettings(**kwargs)
+
+
+def test_bone_proportions_come_from_the_image_at_the_sources_stature(standing_pose):
+    """The source's forearms are 30 % short but its depths are right: the 2D measures them."""
+    source = standing_pose.copy()
+    for wrist, elbow in ((j("l_wrist"), j("l_elbow")), (j("r_wrist"), j("r_elbow"))):
+        source[wrist] = source[elbow] + 0.7 * (standing_pose[wrist] - standing_pose[elbow])
+    fitter = KinematicFitter(FitSettings(prior_frames=0, keypoint_cutoff_hz=0, pose_cutoff_hz=0))
+    for k in range(5):
+        out = fitter.update(k / 30, source, _uv(standing_pose), np.ones(17), CAM.fx)
+    ratio = bone_lengths(out.relative) / bone_lengths(standing_pose)
+    forearm = H36M17.bone_of(j("l_wrist"))
+    assert abs(ratio[forearm] / np.median(ratio) - 1.0) < 0.03  # the source alone: 0.7
+    assert bone_lengths(out.relative).sum() == pytest.approx(bone_lengths(source).sum(), rel=1e-6)
