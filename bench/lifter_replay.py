@@ -67,11 +67,12 @@ def cloud(k: int, seqs: list) -> object:
 
 
 def replay_camera(seqs: list, model: Path, configs: dict) -> tuple[dict, dict]:
-    """Outputs (camera frame, metres) per configuration and sequence, and the check counts."""
-    defaults = {p.name: p.default for p in PARAMS}
+    """Outputs (camera frame, metres) per configuration (node parameters over the defaults, and a
+    refiner) and sequence, and the check counts."""
+    defaults = {p.name: p.default for p in PARAMS} | {"source": "model", "refiner_model": ""}
     shared = SharedLifter(OnlineLifter(load_model(model), "cpu"))
-    estimators = {name: OnlinePoseEstimator(shared, settings_from_params(dict(defaults, bone_length_refinement=bones)),
-                                            refiner) for name, (bones, refiner) in configs.items()}
+    estimators = {name: OnlinePoseEstimator(shared, settings_from_params(dict(defaults, **params)), refiner)
+                  for name, (params, refiner) in configs.items()}
     out = {name: [np.zeros(s.positions_3d.shape, np.float32) for s in seqs] for name in configs}
     cam = seqs[0].intrinsics
     for k in range(max(len(s.keypoints_2d) for s in seqs)):
@@ -119,10 +120,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cameras", nargs="+", default=None, help="camera ids (default: all four)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # as LifterNode
-    configs = {"lifter": (False, None), "+ bone lengths": (True, None)}
+    plain = {"fitting": False, "bone_length_refinement": False}
+    configs = {"lifter": (plain, None), "+ bone lengths": (dict(plain, bone_length_refinement=True), None),
+               "+ fitting": ({"fitting": True}, None)}
     if args.refiner:
         refiner = load_refiner(args.refiner).model
-        configs.update({"+ refiner": (False, refiner), "+ refiner + bone lengths": (True, refiner)})
+        configs.update({"+ refiner": (plain, refiner),
+                        "+ refiner + bone lengths": (dict(plain, bone_length_refinement=True), refiner)})
     seqs = load_h36m(Path(args.data_root) / "h36m", tuple(args.subjects))
     cameras = args.cameras or sorted({s.camera for s in seqs})
     start = time.time()
