@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import build_model
@@ -75,6 +76,8 @@ def read_card(path: str | Path) -> dict:
         card = json.loads(cpath.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"model card {cpath} is not valid JSON: {exc}") from exc
+    if not isinstance(card, dict):
+        raise ModelLoadError(f"model card {cpath} is not a JSON object")
     missing = [k for k in ("architecture", "hyperparameters", "layout", "receptive_field", "causal",
                            "input_normalization", "weights", "sha256") if k not in card]
     if missing:
@@ -86,7 +89,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     """Load a lifter from its card; raises ModelLoadError naming the offending file."""
     cpath = card_path(path)
     card = read_card(cpath)
-    wpath = cpath.parent / card["weights"]
+    wpath = cpath.parent / str(card["weights"])
     if not wpath.is_file():
         raise ModelLoadError(f"weights file not found: {wpath} (named by {cpath})")
     if _sha256(wpath) != card["sha256"]:
@@ -95,7 +98,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         model = build_model(card["architecture"], card["hyperparameters"])
         state = load_file(str(wpath))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except (ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as exc:
         raise ModelLoadError(f"cannot load {wpath} as described by {cpath}: {exc}") from exc
     model.eval().to(device)
     return LoadedModel(model, card, cpath)
