@@ -36,8 +36,9 @@ from rclpy.parameter import Parameter  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from pose3d_ros.geometry import CameraIntrinsics, project  # noqa: E402
+from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
 from pose3d_ros.nodes.camera_msgs import camera_info_msg  # noqa: E402
-from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, to_cloud  # noqa: E402
+from pose3d_ros.nodes.clouds import keypoints_to_cloud  # noqa: E402
 from pose3d_ros.nodes.lifter import LifterNode  # noqa: E402
 
 CAM = CameraIntrinsics.default_for(640, 480)
@@ -52,15 +53,12 @@ POSE = np.array([
 
 
 def keypoints_msg(k: int, track_ids: list[int], rng: np.random.Generator):
-    points = np.zeros(17 * len(track_ids), dtype=KEYPOINT_DTYPE)
+    people = []
     for i, tid in enumerate(track_ids):
         t = np.array([0.6 * (i % 5) - 1.2, 0.0, 3.0 + i // 5])
-        uv = project(POSE + t, CAM) + rng.normal(0, 2.0, (17, 2))
-        block = points[17 * i:17 * (i + 1)]
-        block["x"], block["y"], block["confidence"] = uv[:, 0], uv[:, 1], 0.9
-        block["track_id"], block["joint"] = tid, np.arange(17)
+        people.append(PersonKeypoints(tid, project(POSE + t, CAM) + rng.normal(0, 2.0, (17, 2)), np.full(17, 0.9)))
     ns = k * 33_333_333
-    return to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), points)
+    return keypoints_to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), people)
 
 
 def lifter_node(device: str) -> LifterNode:
@@ -188,7 +186,8 @@ def pipeline_processes(reliable: bool, frames: int = 300) -> dict:
                                 text=True)
 
     probe, tf_latency, keypoints, skeletons = _probe()
-    workers = [start("lifter"), start("keypoint_detector", f"reliable_input:={str(reliable).lower()}")]
+    reliability = "reliable" if reliable else "best_effort"
+    workers = [start("lifter"), start("keypoint_detector", f"image_reliability:={reliability}")]
     try:
         # Ready once the lifter listens to keypoints (besides the probe) and MediaPipe to images.
         _wait(lambda: probe.count_subscribers("keypoints") >= 2 and probe.count_subscribers("image_raw") >= 1

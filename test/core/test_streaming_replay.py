@@ -2,7 +2,7 @@
 
 Three S9/S11 sequences (one camera, their first 500 frames) are replayed as three
 simultaneous tracks: every frame becomes a real ``keypoints`` PointCloud2 (50 Hz stamps),
-decoded by the node's people_from_cloud and lifted by OnlinePoseEstimator with the node's
+decoded by the node's codec (clouds.keypoints_from_cloud) and lifted by OnlinePoseEstimator with the node's
 default settings (refinements off). P1 must equal training.evaluate's within 0.1 mm.
 """
 from __future__ import annotations
@@ -16,12 +16,13 @@ import torch
 from builtin_interfaces.msg import Time as TimeMsg
 from std_msgs.msg import Header
 
+from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.lifting.online import OnlineLifter
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator
 from pose3d_ros.metrics import mpjpe
 from pose3d_ros.networks.cards import load_model
-from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, to_cloud
-from pose3d_ros.nodes.lifter import PARAMS, people_from_cloud, settings_from_params
+from pose3d_ros.nodes.clouds import keypoints_from_cloud, keypoints_to_cloud
+from pose3d_ros.nodes.lifter import PARAMS, settings_from_params
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "h36m"
@@ -45,13 +46,9 @@ def sequences():
 
 
 def _cloud(k: int, sequences) -> object:
-    points = np.zeros(17 * len(sequences), dtype=KEYPOINT_DTYPE)
-    for tid, seq in enumerate(sequences):
-        block = points[17 * tid:17 * (tid + 1)]
-        block["x"], block["y"] = seq.keypoints_2d[k, :, 0], seq.keypoints_2d[k, :, 1]
-        block["confidence"], block["track_id"], block["joint"] = 1.0, tid, np.arange(17)
+    people = [PersonKeypoints(tid, seq.keypoints_2d[k], np.ones(17)) for tid, seq in enumerate(sequences)]
     ns = k * 20_000_000  # 50 Hz
-    return to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), points)
+    return keypoints_to_cloud(Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="cam"), people)
 
 
 @pytest.fixture
@@ -77,7 +74,9 @@ def test_streaming_replay_equals_offline_evaluation(sequences, one_thread):
     for k in range(FRAMES):
         msg = _cloud(k, sequences)
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        for s in estimator.update(stamp, people_from_cloud(msg), cam):
+        decoded = keypoints_from_cloud(msg, (cam.width, cam.height))
+        assert not decoded.causes
+        for s in estimator.update(stamp, decoded.people, cam):
             streamed[s.track_id, k] = s.joints - s.joints[0]
             roots[s.track_id, k] = s.joints[0]
 
