@@ -4,7 +4,7 @@
     .venv/bin/python bench/soak.py --minutes 2
 
 The lifter runs as its own process (``python -m pose3d_ros.nodes.lifter``, default model and
-refiner, CPU) as ``ros2 run`` starts it. This script publishes ``keypoints`` and
+refiner, CPU, in the namespace /soak) as ``ros2 run`` starts it. This script publishes ``keypoints`` and
 ``camera_info`` at 30 Hz: five people at a time walking in front of a 640x480 camera, each
 track living 3 to 20 s, a new id after 0 to 2 s, and about one message in 20 damaged by one
 of the hostile cases below (chosen at random, seeded). It records what the lifter publishes
@@ -47,6 +47,7 @@ RATE_HZ = 30.0
 PEOPLE = 5
 DAMAGE_EVERY = 20  # on average one message in this many is damaged
 FRAME = "camera_optical_frame"
+NAMESPACE = "/soak"  # keeps the soak's topics apart from other ROS processes in the domain
 CAM = CameraIntrinsics.default_for(640, 480)
 POSE = np.array([  # a standing H36M-17 pose (optical frame), root-relative, metres
     [0.0, 0.0, 0.0], [-0.13, 0.0, 0.0], [-0.13, 0.44, -0.05], [-0.13, 0.86, 0.0],
@@ -77,7 +78,7 @@ class Person:
 
 class Feeder(Node):
     def __init__(self, seed: int) -> None:
-        super().__init__("soak_feeder")
+        super().__init__("soak_feeder", namespace=NAMESPACE)
         self.rng = np.random.default_rng(seed)
         self.kp_pub = self.create_publisher(PointCloud2, "keypoints", 10)
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
@@ -96,7 +97,7 @@ class Feeder(Node):
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name == "pose3d_ros: lifter":
+            if status.hardware_id == f"{NAMESPACE}/lifter":
                 self.diagnostics = {kv.key: kv.value for kv in status.values}
                 self.diagnostics["level"] = str(int.from_bytes(status.level, "little"))
 
@@ -186,7 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rclpy.init()
     feeder = Feeder(args.seed)
-    lifter = subprocess.Popen([sys.executable, "-m", "pose3d_ros.nodes.lifter", "--ros-args", "-p", "device:=cpu"],
+    lifter = subprocess.Popen([sys.executable, "-m", "pose3d_ros.nodes.lifter", "--ros-args", "-p", "device:=cpu",
+                               "-r", f"__ns:={NAMESPACE}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
     try:
