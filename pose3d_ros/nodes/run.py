@@ -23,7 +23,8 @@ START_ERRORS = (ValueError, OSError, RuntimeError)  # ParameterError, ModelLoadE
 
 def init(args: list[str] | None = None) -> None:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a shell ignores it in background jobs
+        signal.signal(sig, signal.default_int_handler)
 
 
 @contextmanager
