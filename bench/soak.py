@@ -83,7 +83,7 @@ class Feeder(Node):
         self.kp_pub = self.create_publisher(PointCloud2, "keypoints", 10)
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos_profile_sensor_data)
         self.skeletons = 0
-        self.diagnostics: dict[str, str] = {}
+        self.reports: list[dict[str, str]] = []  # the lifter's diagnostics values, oldest first
         self.create_subscription(PointCloud2, "skeletons_3d", self._on_skeletons, QoSProfile(depth=50))
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, QoSProfile(depth=10))
         self.slots: list[Person | None] = [None] * PEOPLE
@@ -98,8 +98,8 @@ class Feeder(Node):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             if status.hardware_id == f"{NAMESPACE}/lifter":
-                self.diagnostics = {kv.key: kv.value for kv in status.values}
-                self.diagnostics["level"] = str(int.from_bytes(status.level, "little"))
+                values = {kv.key: kv.value for kv in status.values}
+                self.reports.append(dict(values, level=str(int.from_bytes(status.level, "little"))))
 
     def tick(self) -> None:
         now = self.k / RATE_HZ
@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise RuntimeError("the lifter process did not come up")
             rclpy.spin_once(feeder, timeout_sec=0.1)
         timer = feeder.create_timer(1.0 / RATE_HZ, feeder.tick)
+        load_start = os.getloadavg()[0]
         start = time.monotonic()
         next_sample = start
         while time.monotonic() - start < 60.0 * args.minutes:
@@ -209,31 +210,38 @@ def main(argv: list[str] | None = None) -> None:
                 raise RuntimeError(f"the lifter died:\n{lifter.stderr.read()[-3000:]}")
         wall = time.monotonic() - start
         timer.cancel()
-        sent = feeder.sent["keypoints"]
-        settle = time.monotonic() + 10.0  # the lifter's last diagnostics cover every message sent
-        while time.monotonic() < settle and feeder.diagnostics.get("frames") != str(sent):
+        reports = len(feeder.reports)
+        settle = time.monotonic() + 30.0  # until two reports after the last message show the lifter idle
+        while time.monotonic() < settle and not (
+                len(feeder.reports) >= reports + 2
+                and feeder.reports[-1]["frames"] == feeder.reports[-2]["frames"]
+                and feeder.reports[-1]["published"] == feeder.reports[-2]["published"]):
             rclpy.spin_once(feeder, timeout_sec=0.1)
+        load = os.getloadavg()
         samples.append(((time.monotonic() - start) / 60.0, rss_mib(lifter.pid)))
     finally:
         lifter.terminate()
         stderr = lifter.communicate(timeout=30)[1]
         feeder.destroy_node()
         rclpy.try_shutdown()
-    report(args, wall, feeder, samples, lifter.returncode, stderr)
+    report(args, wall, feeder, samples, lifter.returncode, stderr, (load_start, load[0]))
 
 
 def report(args, wall: float, feeder: Feeder, samples: list[tuple[float, float]], returncode: int,
-           stderr: str) -> None:
-    d = feeder.diagnostics
+           stderr: str, load: tuple[float, float]) -> None:
+    d = feeder.reports[-1]
     after = [(t, r) for t, r in samples if t >= 1.0] or samples
     t, r = np.array(after).T
     slope = np.polyfit(t, r, 1)[0] if len(t) > 1 else float("nan")
     print(f"soak: {wall / 60:.1f} min, seed {args.seed}, {PEOPLE} people at a time, {RATE_HZ:.0f} Hz, "
-          f"{feeder.next_id} track ids; lifter exit status on SIGTERM {returncode}")
+          f"{feeder.next_id} track ids; load average {load[0]:.1f} at the start, {load[1]:.1f} at the end; "
+          f"lifter exit status on SIGTERM {returncode}")
     print(f"sent {feeder.sent['keypoints']} keypoint messages, damaged {sum(feeder.damaged.values())}: "
           + ", ".join(f"{k} {v}" for k, v in sorted(feeder.damaged.items())))
-    print(f"lifter: received {d.get('frames')}, published {d.get('published')}, poses {d.get('poses')}; "
-          f"skeleton messages received here {feeder.skeletons}; diagnostics level {d.get('level')} (last)")
+    lost = feeder.sent["keypoints"] - int(d["frames"])
+    print(f"lifter: received {d['frames']} ({lost} lost: overwritten in its queue of 10 while it was busy, or "
+          f"in transport), published {d['published']}, poses {d['poses']}; skeleton messages received here "
+          f"{feeder.skeletons}; last diagnostics level {d['level']}")
     counters = ("bad_stamp", "bad_cloud", "bad_joints", "too_many_people", "bad_confidence", "bad_keypoints",
                 "duplicate_stamps", "bad_camera_info", "no_camera_info", "unplaced", "nonfinite_poses",
                 "tf_withheld", "dropped")
