@@ -10,7 +10,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 
-from ..detection import Detection, create_detector
+from ..detection import BACKENDS, Detection, create_detector
 from ..image_encoding import ImageError
 from ..preview import draw_keypoints
 from .camera_msgs import bgr_to_msg, rgb_from_msg
@@ -21,7 +21,7 @@ from .params import Param, declare
 PARAMS = (
     Param("backend", "mediapipe", "Detector backend: mediapipe (BlazePose, one person, offline), "
                                   "onnx (a model card: several people) or replay (keypoints from a file)",
-          choices=("mediapipe", "onnx", "replay")),
+          choices=BACKENDS),
     Param("model_complexity", 1, "mediapipe model complexity; only 1 ships inside the wheel", range=(0, 2)),
     Param("min_detection_confidence", 0.5, "mediapipe: minimum person detection score", range=(0.0, 1.0)),
     Param("min_tracking_confidence", 0.5, "mediapipe: minimum landmark tracking score", range=(0.0, 1.0)),
