@@ -22,7 +22,7 @@ from ..resources import resolve
 from .camera_msgs import intrinsics_from_msg, stamp_seconds
 from .clouds import KEYPOINT_CAUSES, ROOT_RELATIVE_SUFFIX, CloudError, keypoints_from_cloud, skeletons_to_cloud
 from .diagnostics import NodeDiagnostics
-from .params import Param, declare, greater_than, less_than, not_empty
+from .params import Param, declare, frame_name, greater_than, less_than, not_empty
 from .visuals import delete_markers, skeleton_markers, skeleton_transforms
 
 PARAMS = (
@@ -31,7 +31,8 @@ PARAMS = (
     Param("device", "auto",
           "auto (CUDA when available), cpu or cuda; CUDA runs fp16 and falls back to the CPU on any CUDA error",
           choices=("auto", "cpu", "cuda")),
-    Param("frame_prefix", "", "Prefix of the published TF frames (body_<id>, body_<id>/<joint>)", dynamic=True),
+    Param("frame_prefix", "", "Prefix of the published TF frames (body_<id>, body_<id>/<joint>)",
+          check=frame_name, dynamic=True),
     Param("publish_tf", True, "Publish a TF frame per person and per joint", dynamic=True),
     Param("tf_plausible_only", True, "Publish TF only for poses that pass every anatomical check "
           "(false: every pose placed in the camera frame)", dynamic=True),

@@ -90,6 +90,19 @@ def not_empty(value: Any, values: Mapping[str, Any]) -> str | None:
     return None if str(value).strip() else "must not be empty"
 
 
+def frame_name(value: Any, values: Mapping[str, Any]) -> str | None:
+    """a TF frame name or prefix: no whitespace, no leading /"""
+    return "must be a TF frame name (no whitespace, no leading /)" if (
+        any(c.isspace() for c in value) or value.startswith("/")) else None
+
+
+def all_of(*checks: Check) -> Check:
+    def check(value: Any, values: Mapping[str, Any]) -> str | None:
+        return next((reason for c in checks if (reason := c(value, values))), None)
+    check.__doc__ = "; ".join(c.__doc__ for c in checks if c.__doc__)
+    return check
+
+
 def declare(node: Node, params: tuple[Param, ...],
             apply: Callable[[set[str]], None] | None = None) -> dict[str, Any]:
     """Declare every row, validate the values the node starts with and return them by name.

@@ -11,13 +11,14 @@ from ..resources import resolve, sample_clip
 from ..video import FrameSource
 from .camera_msgs import bgr_to_msg, camera_info_msg
 from .diagnostics import NodeDiagnostics
-from .params import Param, declare, not_empty
+from .params import Param, all_of, declare, frame_name, not_empty
 
 PARAMS = (
     Param("source", "", "Video file, image folder, or camera device (index or /dev/videoN); "
                         "empty: the sample clip fetched by scripts/setup.sh"),
     Param("frame_id", "camera_optical_frame", "frame_id of the published images (optical frame: "
-                                              "x right, y down, z forward)", check=not_empty, dynamic=True),
+                                              "x right, y down, z forward)", check=all_of(not_empty, frame_name),
+          dynamic=True),
     Param("camera_info_file", "", "ROS calibration YAML (absolute, or a file in config/); empty: the "
                                   "sample clip's calibration for the sample clip, else a 60-degree "
                                   "horizontal field of view"),
