@@ -35,13 +35,11 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.time import Time  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from pose3d_ros.detection import Detection  # noqa: E402
 from pose3d_ros.geometry import CameraIntrinsics, project  # noqa: E402
+from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
 from pose3d_ros.nodes.camera_msgs import camera_info_msg  # noqa: E402
-from pose3d_ros.nodes.clouds import to_cloud  # noqa: E402
-from pose3d_ros.nodes.keypoint_detector import detections_to_points  # noqa: E402
+from pose3d_ros.nodes.clouds import keypoints_to_cloud  # noqa: E402
 from pose3d_ros.nodes.lifter import LifterNode  # noqa: E402
-from pose3d_ros.skeleton import H36M17  # noqa: E402
 
 CAM = CameraIntrinsics.default_for(640, 480)
 # A standing H36M-17 pose (optical frame), root-relative, metres.
@@ -55,14 +53,11 @@ POSE = np.array([
 
 
 def keypoints_msg(k: int, track_ids: list[int], rng: np.random.Generator):
-    """Frame k (30 Hz stamps) of people standing in a grid, as the detector node publishes them."""
     people = []
     for i, tid in enumerate(track_ids):
         t = np.array([0.6 * (i % 5) - 1.2, 0.0, 3.0 + i // 5])
-        uv = project(POSE + t, CAM) + rng.normal(0, 2.0, (17, 2))
-        people.append(Detection.from_source(tid, uv, np.full(17, 0.9), H36M17))
-    header = Header(stamp=Time(nanoseconds=k * 33_333_333).to_msg(), frame_id="cam")
-    return to_cloud(header, detections_to_points(people))
+        people.append(PersonKeypoints(tid, project(POSE + t, CAM) + rng.normal(0, 2.0, (17, 2)), np.full(17, 0.9)))
+    return keypoints_to_cloud(Header(stamp=Time(nanoseconds=k * 33_333_333).to_msg(), frame_id="cam"), people)
 
 
 def lifter_node(device: str) -> LifterNode:
@@ -190,7 +185,8 @@ def pipeline_processes(reliable: bool, frames: int = 300) -> dict:
                                 text=True)
 
     probe, tf_latency, keypoints, skeletons = _probe()
-    workers = [start("lifter"), start("keypoint_detector", f"reliable_input:={str(reliable).lower()}")]
+    reliability = "reliable" if reliable else "best_effort"
+    workers = [start("lifter"), start("keypoint_detector", f"image_reliability:={reliability}")]
     try:
         # Ready once the lifter listens to keypoints (besides the probe) and MediaPipe to images.
         _wait(lambda: probe.count_subscribers("keypoints") >= 2 and probe.count_subscribers("image_raw") >= 1

@@ -4,7 +4,7 @@
 
 One stream per camera, as the node sees one camera: every frame is a ``keypoints``
 PointCloud2 with all of that camera's sequences as simultaneous tracks (ground-truth 2D,
-confidence 1, 50 Hz stamps), decoded by the node's people_from_cloud and lifted once by
+confidence 1, 50 Hz stamps), decoded by the node's codec (clouds.keypoints_from_cloud) and lifted once by
 OnlineLifter; the lifted people then go through one OnlinePoseEstimator per configuration
 (node defaults, checks in flag mode). Frame-weighted over all sequences: P1 (root-relative
 MPJPE), MPJVE, bone-length std, root position error of the metric output (the known H36M
@@ -29,16 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.constraints import CHECKS  # noqa: E402
-from pose3d_ros.detection import Detection  # noqa: E402
+from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
 from pose3d_ros.lifting.online import OnlineLifter  # noqa: E402
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator  # noqa: E402
 from pose3d_ros.lifting.refinement import load_refiner  # noqa: E402
 from pose3d_ros.lifting.sequence import predict_sequence  # noqa: E402
 from pose3d_ros.metrics import bone_length_std, mpjpe, mpjve, root_position_error  # noqa: E402
 from pose3d_ros.networks.cards import load_model  # noqa: E402
-from pose3d_ros.nodes.clouds import to_cloud  # noqa: E402
-from pose3d_ros.nodes.keypoint_detector import detections_to_points  # noqa: E402
-from pose3d_ros.nodes.lifter import PARAMS, people_from_cloud, settings_from_params  # noqa: E402
+from pose3d_ros.nodes.clouds import keypoints_from_cloud, keypoints_to_cloud  # noqa: E402
+from pose3d_ros.nodes.lifter import PARAMS, settings_from_params  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
 from training.data import H36M_MISSING_NOTE, load_h36m, model_inputs  # noqa: E402
 
@@ -60,16 +59,15 @@ class SharedLifter:
 
 def cloud(k: int, seqs: list) -> object:
     """Frame k (50 Hz stamps) of the sequences still running, as the detector node publishes them."""
-    people = [Detection.from_source(tid, s.keypoints_2d[k], np.ones(17), H36M17)
-              for tid, s in enumerate(seqs) if k < len(s.keypoints_2d)]
-    header = Header(stamp=Time(nanoseconds=k * 20_000_000).to_msg(), frame_id="cam")
-    return to_cloud(header, detections_to_points(people))
+    people = [PersonKeypoints(tid, s.keypoints_2d[k], np.ones(17)) for tid, s in enumerate(seqs)
+              if k < len(s.keypoints_2d)]
+    return keypoints_to_cloud(Header(stamp=Time(nanoseconds=k * 20_000_000).to_msg(), frame_id="cam"), people)
 
 
 def replay_camera(seqs: list, model: Path, configs: dict) -> tuple[dict, dict]:
     """Outputs (camera frame, metres) per configuration (node parameters over the defaults, and a
     refiner) and sequence, and the check counts."""
-    defaults = {p.name: p.default for p in PARAMS} | {"source": "model", "refiner_model": ""}
+    defaults = {p.name: p.default for p in PARAMS} | {"pose_source": "model", "refiner_model": ""}
     shared = SharedLifter(OnlineLifter(load_model(model), "cpu"))
     estimators = {name: OnlinePoseEstimator(shared, settings_from_params(dict(defaults, **params)), refiner)
                   for name, (params, refiner) in configs.items()}
@@ -78,7 +76,7 @@ def replay_camera(seqs: list, model: Path, configs: dict) -> tuple[dict, dict]:
     for k in range(max(len(s.keypoints_2d) for s in seqs)):
         msg = cloud(k, seqs)
         stamp = k * 0.02
-        people = people_from_cloud(msg)
+        people = keypoints_from_cloud(msg, (cam.width, cam.height)).people
         for name, est in estimators.items():
             est.evict(stamp)
             for skel in est.update(stamp, people, cam):

@@ -4,7 +4,8 @@
 
 One process per node. Images of 640x360 exceed Fast DDS's shared-memory segment, so between
 processes they travel as UDP fragments: a best-effort subscriber then loses about a third of
-them at 30 Hz (bench/lifter.py), hence the reliable subscription here.
+them at 30 Hz (bench/lifter.py), hence keypoint_detector's reliable subscription whenever the
+image publishers are reliable (``image_reliability`` auto, its default).
 
 Without a ROS 2 distro (PyPI wheels, no launch_ros), ``pose3d-pipeline`` runs the same nodes
 with the same parameters file in one process.
@@ -29,15 +30,15 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("source", default_value="",
                               description="Video file, image folder or camera device; empty: the sample clip"),
         DeclareLaunchArgument(
-            "reliable_images", default_value="true",
-            description="keypoint_detector subscribes to images with reliable QoS: no frame lost between processes "
-                        "(video_source publishes reliable); false for a camera driver that publishes best effort"),
+            "image_reliability", default_value="auto",
+            description="keypoint_detector's image subscription: auto (reliable while every image publisher is "
+                        "reliable, as video_source is: no frame lost between processes), reliable or best_effort"),
         DeclareLaunchArgument("preview", default_value="false",
                               description="Also write a preview video and PNG (preview_recorder)"),
         Node(package="pose3d_ros", executable="video_source", name="video_source",
              parameters=[params_file, {"source": source}]),
         Node(package="pose3d_ros", executable="keypoint_detector", name="keypoint_detector",
-             parameters=[params_file, {"reliable_input": LaunchConfiguration("reliable_images")}]),
+             parameters=[params_file, {"image_reliability": LaunchConfiguration("image_reliability")}]),
         Node(package="pose3d_ros", executable="lifter", name="lifter", parameters=[params_file]),
         Node(package="pose3d_ros", executable="preview_recorder", name="preview_recorder",
              parameters=[params_file], condition=IfCondition(LaunchConfiguration("preview"))),

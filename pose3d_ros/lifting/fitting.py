@@ -11,7 +11,7 @@ Per frame, for one tracked person:
    overall size comes from the source, shrunk towards a prior stature (Human3.6M's median
    adult) while few frames are known.
 3. The source's bone directions with those lengths, placed at the root translation that best
-   projects it onto the confident 2D keypoints (:func:`~..geometry.solve_root_translation`).
+   projects it onto the confident 2D keypoints (:func:`~.inputs.root_translation`).
 4. Ray fitting, parents before children: each joint lies on the sphere of its bone length
    around its placed parent; where the joint's 2D ray meets that sphere, the meeting point
    nearer the source's direction is the 2D-consistent direction (where the ray misses, the
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..constraints import ConstraintLimits, mirror_illegal_bends, rescale_bones
-from ..geometry import solve_root_translation
 from ..skeleton import H36M17
+from .inputs import root_translation
 from .refinement import BoneLengthEstimator
 from .smoothing import OneEuroFilter
 
@@ -179,8 +179,8 @@ class KinematicFitter:
             return None
         self.bones.add(_lengths(source_rel), confidence)
         pose = rescale_bones(source_rel, self.bone_lengths())
-        translation = solve_root_translation(pose, uv_norm, np.where(seen, confidence, 0.0))
-        if not (np.all(np.isfinite(translation)) and translation[2] > 0):
+        translation = root_translation(pose, uv_norm, np.where(seen, confidence, 0.0))
+        if translation is None:
             return None
         if s.bones_from == "image":
             # Each joint back-projected along its 2D ray to the depth the source gives it: lengths

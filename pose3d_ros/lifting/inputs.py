@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..geometry import solve_root_translation
 
@@ -22,6 +21,7 @@ class PersonKeypoints:
 
 
 MIN_CONFIDENCE = 0.3  # below this a joint counts as unseen (the lifter node's min_joint_confidence)
+MAX_ROOT_DISTANCE_M = 1e4  # a root placed farther is a failed solve (and would overflow float32 clouds)
 
 
 def lifter_input(uv: np.ndarray, confidence: np.ndarray | None, in_features: int,
@@ -44,6 +44,8 @@ def lifter_input(uv: np.ndarray, confidence: np.ndarray | None, in_features: int
 def choose_device(name: str) -> str:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cpu`` and ``cuda`` pass."""
     if name == "auto":
+        import torch  # here only: the keypoint codec imports this module without torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name not in ("cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
@@ -52,6 +54,12 @@ def choose_device(name: str) -> str:
 
 def root_translation(pose_rel: np.ndarray, uv_norm: np.ndarray, confidence: np.ndarray) -> np.ndarray | None:
     """The root's camera-frame position (see geometry.solve_root_translation), or None when
-    the solution is not finite or not in front of the camera."""
-    t = solve_root_translation(pose_rel, uv_norm, confidence)
-    return t if np.all(np.isfinite(t)) and t[2] > 0 else None
+    an input or the solution is not finite, the solution is not in front of the camera or
+    farther than MAX_ROOT_DISTANCE_M, or the least squares do not converge."""
+    if not (np.all(np.isfinite(pose_rel)) and np.all(np.isfinite(uv_norm)) and np.all(np.isfinite(confidence))):
+        return None
+    try:
+        t = solve_root_translation(pose_rel, uv_norm, confidence)
+    except np.linalg.LinAlgError:
+        return None
+    return t if np.all(np.isfinite(t)) and 0 < t[2] and np.linalg.norm(t) <= MAX_ROOT_DISTANCE_M else None

@@ -40,6 +40,9 @@ from .refinement import BoneLengthEstimator
 MODES = ("flag", "correct", "drop")
 SOURCES = ("model", "detector", "fused")
 SHAPE_CHECKS = ("bone_length", "symmetry", "illegal_bend")  # what "correct" repairs
+# What ``OnlinePoseEstimator.counts`` holds, all from zero.
+COUNTS = ("poses", *(f"violation_{name}" for name in CHECKS), "corrected", "dropped", "duplicate_stamps",
+          "unplaced", "nonfinite_poses", "no_detector_3d", "unfitted")
 
 
 class Lifter(Protocol):
@@ -83,6 +86,7 @@ class Skeleton3D:
     scores: np.ndarray  # (17,) anatomical plausibility in (0, 1]
     translation: np.ndarray | None  # root position in the camera frame when metric
     violations: tuple[str, ...]  # checks this pose failed (before any correction)
+    plausible: bool = True  # the published pose passes every check (after any correction)
 
     @property
     def metric(self) -> bool:
@@ -107,26 +111,37 @@ class OnlinePoseEstimator:
     """Per-frame 3D skeletons of tracked people. ``counts`` accumulates, for diagnostics:
     poses, violation_<check> per violated check, corrected, dropped, duplicate_stamps,
     no_detector_3d (people lifted by the model because the detector gave no 3D), unfitted
-    (poses the fitting stage could not place)."""
+    (poses the fitting stage could not place), and the people left out because their source
+    pose was not finite (nonfinite_poses) or, with intrinsics, their root could not be placed
+    (unplaced). ``settings`` may be replaced between frames."""
 
     def __init__(self, lifter: Lifter, settings: PoseSettings = PoseSettings(),
                  refiner: torch.nn.Module | None = None) -> None:
         self.lifter, self.settings, self.refiner = lifter, settings, refiner
         self.tracks: dict[int, _Track] = {}
-        self.counts: Counter = Counter()
+        self.counts: Counter = Counter(dict.fromkeys(COUNTS, 0))
         self.last_stamp: float | None = None
 
     def update(self, stamp: float, people: list[PersonKeypoints],
                intrinsics: CameraIntrinsics | None) -> list[Skeleton3D] | None:
-        """One frame (stamp in seconds). Without intrinsics the output is root-relative.
-        Returns None for a repeated stamp (a duplicated message), which is ignored."""
+        """One frame (stamp in seconds). Without intrinsics the output is root-relative; with
+        them, a person whose root cannot be placed is left out. Returns None for a repeated
+        stamp (a duplicated message), which is ignored."""
         if stamp == self.last_stamp:
             self.counts["duplicate_stamps"] += 1
             return None
         self.last_stamp = stamp
         metric = intrinsics is not None
         camera = intrinsics or self.settings.fallback_intrinsics
-        lifted, observed = self._sources(stamp, people, camera)
+        lifted, observed = [], []
+        for person, seen in zip(*self._sources(stamp, people, camera)):
+            if not np.all(np.isfinite(person.joints)):
+                self.counts["nonfinite_poses"] += 1
+            elif metric and person.translation is None:
+                self.counts["unplaced"] += 1
+            else:
+                lifted.append(person)
+                observed.append(seen)
         tracks = [self._track(p, stamp, metric) for p in lifted]
         poses = self._refine(lifted, tracks)
         out = []
@@ -233,9 +248,10 @@ class OnlinePoseEstimator:
             bad = violated(sev)
             self.counts["corrected"] += 1
         track.motion.push(positions, stamp)
-        valid = (person.confidence >= s.min_joint_confidence) & ~np.any(np.stack(list(bad.values())), axis=0)
+        flagged = np.any(np.stack(list(bad.values())), axis=0)
+        valid = (person.confidence >= s.min_joint_confidence) & ~flagged
         return Skeleton3D(person.track_id, positions, person.confidence, valid, joint_scores(sev),
-                          translation, failed)
+                          translation, failed, not flagged.any())
 
     def _assess(self, translation: np.ndarray | None, track: _Track, pose: np.ndarray, stamp: float,
                 metric: bool, estimate: np.ndarray | None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..skeleton import get_layout
@@ -167,7 +168,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         model = build_model(card.architecture, card.hyperparameters)
         state = load_file(str(wpath))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except (ValueError, RuntimeError, TypeError, KeyError, SafetensorError) as exc:
         raise ModelLoadError(f"cannot load {wpath} as described by {cpath}: {exc}") from exc
     model.eval().to(device)
     return LoadedModel(model, card, cpath)

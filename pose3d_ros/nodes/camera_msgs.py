@@ -44,10 +44,35 @@ def camera_info_msg(cam: CameraIntrinsics, header: Header) -> CameraInfo:
                       p=[cam.fx, 0.0, cam.cx, 0.0, 0.0, cam.fy, cam.cy, 0.0, 0.0, 0.0, 1.0, 0.0])
 
 
+MAX_FOCAL_PX = 1e6  # beyond this (and below 1 px) a focal length is not a camera's
+MAX_IMAGE_SIZE = 100_000
+
+
 def intrinsics_from_msg(msg: CameraInfo) -> CameraIntrinsics:
-    """Intrinsics from CameraInfo.k; raises ValueError for an uncalibrated (all-zero) K."""
-    k = msg.k
-    if k[0] <= 0 or k[4] <= 0:
-        raise ValueError(f"CameraInfo on frame {msg.header.frame_id!r} has no focal length (K = {list(k)})")
+    """Intrinsics from CameraInfo.k; raises ValueError naming what is wrong: an uncalibrated
+    (zero) or non-finite K, a focal length outside [1, 1e6] px, an image size outside
+    [1, 100000], a principal point more than an image size outside the image, or a
+    non-finite distortion."""
+    k, name = np.asarray(msg.k, np.float64), f"CameraInfo on frame {msg.header.frame_id!r}"
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"{name} has a non-finite K ({k.tolist()})")
+    if not (1.0 <= k[0] <= MAX_FOCAL_PX and 1.0 <= k[4] <= MAX_FOCAL_PX):
+        raise ValueError(f"{name} has no usable focal length: fx {k[0]}, fy {k[4]} (expected 1 to "
+                         f"{MAX_FOCAL_PX:.0e} px; all zero: uncalibrated)")
+    if not (1 <= msg.width <= MAX_IMAGE_SIZE and 1 <= msg.height <= MAX_IMAGE_SIZE):
+        raise ValueError(f"{name} has image size {msg.width}x{msg.height}")
+    if not (-msg.width <= k[2] <= 2 * msg.width and -msg.height <= k[5] <= 2 * msg.height):
+        raise ValueError(f"{name} has its principal point ({k[2]}, {k[5]}) more than an image size "
+                         f"outside the {msg.width}x{msg.height} image")
+    if not all(np.isfinite(msg.d)):
+        raise ValueError(f"{name} has a non-finite distortion ({list(msg.d)})")
     return CameraIntrinsics(float(k[0]), float(k[4]), float(k[2]), float(k[5]), int(msg.width),
                             int(msg.height), tuple(float(x) for x in msg.d))
+
+
+def stamp_seconds(header: Header) -> float:
+    """The header's stamp in seconds; raises ValueError for a negative or malformed stamp."""
+    sec, nanosec = header.stamp.sec, header.stamp.nanosec
+    if sec < 0 or nanosec >= 1_000_000_000:
+        raise ValueError(f"invalid stamp {sec} s {nanosec} ns")
+    return sec + nanosec * 1e-9

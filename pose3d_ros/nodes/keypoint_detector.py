@@ -7,36 +7,40 @@ from typing import Any
 import cv2
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 
-from ..detection import Detection, create_detector
+from ..detection import BACKENDS, Detection, create_detector
 from ..image_encoding import ImageError
 from ..preview import draw_keypoints
 from .camera_msgs import bgr_to_msg, rgb_from_msg
-from .clouds import KEYPOINT_3D_DTYPE, KEYPOINT_DTYPE, to_cloud
+from .clouds import keypoints_to_cloud
 from .diagnostics import NodeDiagnostics
 from .params import Param, declare
 
 PARAMS = (
     Param("backend", "mediapipe", "Detector backend: mediapipe (BlazePose, one person, offline), "
-                                  "onnx (a model card: several people) or replay (keypoints from a file)"),
-    Param("model_complexity", 1, "mediapipe model complexity; only 1 ships inside the wheel"),
-    Param("min_detection_confidence", 0.5, "mediapipe: minimum person detection score"),
-    Param("min_tracking_confidence", 0.5, "mediapipe: minimum landmark tracking score"),
+                                  "onnx (a model card: several people) or replay (keypoints from a file)",
+          choices=BACKENDS),
+    Param("model_complexity", 1, "mediapipe model complexity; only 1 ships inside the wheel", range=(0, 2)),
+    Param("min_detection_confidence", 0.5, "mediapipe: minimum person detection score", range=(0.0, 1.0)),
+    Param("min_tracking_confidence", 0.5, "mediapipe: minimum landmark tracking score", range=(0.0, 1.0)),
     Param("model_card", "", "onnx: JSON model card of the pose model (format in docs/detector.md)"),
-    Param("onnx_threads", 0, "onnx: onnxruntime intra-op threads (0: onnxruntime's default)"),
+    Param("onnx_threads", 0, "onnx: onnxruntime intra-op threads (0: onnxruntime's default)", range=(0, 1024)),
     Param("replay_file", "", "replay: .npz of recorded keypoints, one frame per image"),
     Param("replay_loop", False, "replay: start again at the first frame after the last"),
     Param("track_min_iou", 0.2, "onnx, replay: minimum IoU of a track's predicted box and a person "
-                                "for the person to keep the track's id"),
-    Param("track_max_missed", 10, "onnx, replay: frames a track survives without its person"),
+                                "for the person to keep the track's id", range=(0.0, 1.0)),
+    Param("track_max_missed", 10, "onnx, replay: frames a track survives without its person", range=(0, 100_000)),
     Param("publish_overlay", False, "Also publish keypoints_overlay (sensor_msgs/Image, bgr8): "
-                                    "the image with the skeletons drawn, for debugging"),
+                                    "the image with the skeletons drawn, for debugging", dynamic=True),
     Param("compressed", False, "Subscribe to image_raw/compressed (CompressedImage) instead of image_raw"),
-    Param("reliable_input", False, "Subscribe to images with reliable QoS (keep last 1) instead of "
-                                   "best-effort sensor-data QoS; needs a reliable publisher, and avoids "
-                                   "losing large images whose UDP fragments drop between processes"),
+    Param("image_reliability", "auto", "QoS reliability of the image subscription (keep last 1): reliable, "
+          "best_effort, or auto: reliable while every publisher of the topic is reliable (no image lost "
+          "between processes: a 640x360 image travels as UDP fragments, which best effort drops), "
+          "else best effort", choices=("auto", "reliable", "best_effort")),
+    Param("input_timeout_s", 2.0, "Diagnostics: STALE when the last image is older than this",
+          range=(0.1, 3600.0), dynamic=True),
 )
 
 # backend -> {constructor argument: parameter}
@@ -48,10 +52,14 @@ BACKEND_OPTIONS = {
     "replay": {"file": "replay_file", "loop": "replay_loop", "track_min_iou": "track_min_iou",
                "track_max_missed": "track_max_missed"},
 }
-# Sensor-data QoS keeping only the newest image: a slow detector skips frames, never queues them.
-NEWEST_IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                              reliability=qos_profile_sensor_data.reliability,
-                              durability=qos_profile_sensor_data.durability)
+CAUSES = {"bad_images": "image skipped", "detector_errors": "image skipped"}
+MATCH_PERIOD_S = 0.5  # image_reliability auto: how often the publishers' QoS is looked at
+
+
+def image_qos(reliable: bool) -> QoSProfile:
+    """Keep only the newest image: a slow detector skips frames, never queues them."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, durability=DurabilityPolicy.VOLATILE,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
 
 
 def detector_options(params: dict[str, Any]) -> dict[str, Any]:
@@ -60,26 +68,6 @@ def detector_options(params: dict[str, Any]) -> dict[str, Any]:
     if backend not in BACKEND_OPTIONS:
         raise ValueError(f"unknown detector backend {backend!r}; available: {', '.join(BACKEND_OPTIONS)}")
     return {arg: params[name] for arg, name in BACKEND_OPTIONS[backend].items()}
-
-
-def detections_to_points(detections: list[Detection]) -> np.ndarray:
-    """Detections -> structured rows of the ``keypoints`` cloud (see clouds.py); with the 3D
-    fields when any detection has the detector's 3D."""
-    with_3d = any(d.world is not None for d in detections)
-    points = np.zeros(sum(len(d.keypoints) for d in detections), dtype=KEYPOINT_3D_DTYPE if with_3d else KEYPOINT_DTYPE)
-    row = 0
-    for det in detections:
-        n = len(det.keypoints)
-        block = points[row:row + n]
-        block["x"], block["y"] = det.keypoints[:, 0], det.keypoints[:, 1]
-        block["confidence"] = det.confidence
-        block["track_id"] = det.track_id
-        block["joint"] = np.arange(n)
-        if with_3d:
-            world = det.world if det.world is not None else np.full((n, 3), np.nan)
-            block["wx"], block["wy"], block["wz"] = world[:, 0], world[:, 1], world[:, 2]
-        row += n
-    return points
 
 
 def overlay(rgb: np.ndarray, detections: list[Detection]) -> np.ndarray:
@@ -95,32 +83,63 @@ class KeypointDetectorNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("keypoint_detector", **kwargs)
-        self.p = declare(self, PARAMS)
+        self.p = declare(self, PARAMS, self._apply)
         self.detector = create_detector(self.p["backend"], **detector_options(self.p))
         self.pub = self.create_publisher(PointCloud2, "keypoints", 10)
-        self.overlay_pub = (self.create_publisher(Image, "keypoints_overlay", 1)
-                            if self.p["publish_overlay"] else None)
-        qos = QoSProfile(depth=1) if self.p["reliable_input"] else NEWEST_IMAGE_QOS
-        if self.p["compressed"]:
-            self.create_subscription(CompressedImage, "image_raw/compressed", self._on_image, qos)
-        else:
-            self.create_subscription(Image, "image_raw", self._on_image, qos)
-        self.diag = NodeDiagnostics(self, warn_counters=("bad_images",))
+        self.overlay_pub = None
+        self.people_last_image = 0
+        self._apply(set())
+        self.sub, self.reliable = None, self.p["image_reliability"] != "best_effort"
+        self._subscribe(self.reliable)
+        if self.p["image_reliability"] == "auto":  # reliable until a best-effort publisher shows up
+            self._match_publishers()
+            self.create_timer(MATCH_PERIOD_S, self._match_publishers)
+        self.diag = NodeDiagnostics(self, inputs={"images": True}, counters=("people",), causes=CAUSES,
+                                    stale_after_s=self.p["input_timeout_s"],
+                                    gauges=lambda: {"people_last_image": self.people_last_image,
+                                                    "image_reliability": "reliable" if self.reliable
+                                                    else "best_effort"})
         self.get_logger().info(f"detector backend {self.p['backend']} ready")
+
+    def _apply(self, changed: set[str]) -> None:
+        if self.p["publish_overlay"] and self.overlay_pub is None:
+            self.overlay_pub = self.create_publisher(Image, "keypoints_overlay", 1)
+        if "input_timeout_s" in changed:
+            self.diag.stale_after_s = self.p["input_timeout_s"]
+
+    def _subscribe(self, reliable: bool) -> None:
+        if self.sub is not None:
+            self.destroy_subscription(self.sub)
+        kind, topic = (CompressedImage, "image_raw/compressed") if self.p["compressed"] else (Image, "image_raw")
+        self.sub = self.create_subscription(kind, topic, self._on_image, image_qos(reliable))
+        self.reliable = reliable
+
+    def _match_publishers(self) -> None:
+        """image_reliability auto: reliable while every publisher of the images is."""
+        publishers = self.get_publishers_info_by_topic(self.sub.topic_name)
+        reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE for p in publishers)
+        if publishers and reliable != self.reliable:
+            self._subscribe(reliable)
+            self.get_logger().info(f"images: {'reliable' if reliable else 'best-effort'} subscription "
+                                   f"to match {len(publishers)} publisher(s)")
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         start = time.perf_counter()
-        self.diag.count("images")
+        self.diag.received("images")
         try:
             rgb = rgb_from_msg(msg)
         except ImageError as exc:
-            self.diag.count("bad_images")
-            self.get_logger().warn(f"skipping image: {exc}", throttle_duration_sec=5.0)
+            self.diag.reject("bad_images", str(exc))
             return
-        detections = self.detector.detect(rgb)
-        self.pub.publish(to_cloud(msg.header, detections_to_points(detections)))
-        if self.overlay_pub is not None:
+        try:
+            detections = self.detector.detect(rgb)
+        except (RuntimeError, ValueError, cv2.error) as exc:
+            self.diag.reject("detector_errors", f"{type(exc).__name__}: {exc}")
+            return
+        self.pub.publish(keypoints_to_cloud(msg.header, detections))
+        if self.overlay_pub is not None and self.p["publish_overlay"]:
             self.overlay_pub.publish(bgr_to_msg(overlay(rgb, detections), msg.header))
+        self.people_last_image = len(detections)
         self.diag.count("people", len(detections))
         self.diag.latency(1000.0 * (time.perf_counter() - start))
 

@@ -19,6 +19,7 @@ from ..resources import share_dir
 from .keypoint_detector import KeypointDetectorNode
 from .lifter import LifterNode
 from .preview_recorder import PreviewRecorderNode
+from .run import init, starting
 from .video_source import VideoSourceNode
 
 DRAIN_S = 1.0  # after the source ends, stop once the lifter has been idle this long
@@ -60,10 +61,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preview", action="store_true",
                         help="also run preview_recorder (video and PNG of the 2D overlay beside the 3D skeletons)")
     args = parser.parse_args(remove_ros_args(argv)[1:])
-    rclpy.init(args=[argv[0], "--ros-args", "--params-file", args.params_file, "--"] + argv[1:])
+    init([argv[0], "--ros-args", "--params-file", args.params_file, "--"] + argv[1:])
     nodes: list[Node] = []
     try:
-        nodes = build_nodes(args.preview)
+        with starting("the pipeline"):
+            nodes = build_nodes(args.preview)
         executor = SingleThreadedExecutor()
         for node in nodes:
             executor.add_node(node)

@@ -13,16 +13,23 @@ from sensor_msgs.msg import Image, PointCloud2
 from ..image_encoding import ImageError
 from ..preview import render_preview
 from .camera_msgs import rgb_from_msg
-from .clouds import from_cloud, people_rows
+from .clouds import KEYPOINT_CAUSES, CloudError, keypoints_from_cloud, skeletons_from_cloud
+from .diagnostics import NodeDiagnostics
 from .params import Param, declare
 
 PARAMS = (
     Param("video_file", "output/preview.mp4", "Preview video to write (empty: none)"),
     Param("png_file", "output/preview.png", "Preview still to write (empty: none)"),
-    Param("png_frame", 30, "Index of the rendered frame saved as the still (the last one if fewer)"),
-    Param("fps", 30.0, "Frame rate of the preview video"),
+    Param("png_frame", 30, "Index of the rendered frame saved as the still (the last one if fewer)",
+          range=(0, 2**31 - 1)),
+    Param("fps", 30.0, "Frame rate of the preview video", range=(0.1, 1000.0)),
+    Param("input_timeout_s", 2.0, "Diagnostics: STALE when the last input is older than this",
+          range=(0.1, 3600.0), dynamic=True),
 )
 PENDING = 60  # images and keypoints kept while waiting for their skeletons
+MAX_DRAWN_M = 1e3  # skeletons farther out (or not finite) are not drawn
+CAUSES = {"bad_images": "image skipped", "bad_cloud": "cloud skipped", **KEYPOINT_CAUSES,
+          "bad_skeletons": "a skeleton not finite or beyond 1 km is not drawn"}
 
 
 def _stamp_key(header) -> tuple[int, int]:
@@ -40,7 +47,7 @@ class PreviewRecorderNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("preview_recorder", **kwargs)
-        self.p = declare(self, PARAMS)
+        self.p = declare(self, PARAMS, self._apply)
         self.images: OrderedDict = OrderedDict()
         self.keypoints: OrderedDict = OrderedDict()
         self.writer = None
@@ -51,26 +58,51 @@ class PreviewRecorderNode(Node):
         self.create_subscription(Image, "image_raw", self._on_image, qos)
         self.create_subscription(PointCloud2, "keypoints", self._on_keypoints, qos)
         self.create_subscription(PointCloud2, "skeletons_3d", self._on_skeletons, qos)
+        self.image_size = (10_000, 10_000)  # bounds drawn keypoints until an image came
+        self.diag = NodeDiagnostics(self, inputs=dict.fromkeys(("images", "keypoints", "skeletons"), True),
+                                    counters=("rendered",), causes=CAUSES, stale_after_s=self.p["input_timeout_s"])
+
+    def _apply(self, changed: set[str]) -> None:
+        self.diag.stale_after_s = self.p["input_timeout_s"]
 
     def _on_image(self, msg: Image) -> None:
+        self.diag.received("images")
         try:
-            _bounded_put(self.images, _stamp_key(msg.header), cv2.cvtColor(rgb_from_msg(msg), cv2.COLOR_RGB2BGR))
+            bgr = cv2.cvtColor(rgb_from_msg(msg), cv2.COLOR_RGB2BGR)
         except ImageError as exc:
-            self.get_logger().warn(f"preview skips an image: {exc}", throttle_duration_sec=5.0)
+            self.diag.reject("bad_images", str(exc))
+            return
+        self.image_size = (bgr.shape[1], bgr.shape[0])
+        _bounded_put(self.images, _stamp_key(msg.header), bgr)
 
     def _on_keypoints(self, msg: PointCloud2) -> None:
-        rows = people_rows(from_cloud(msg))
+        self.diag.received("keypoints")
+        try:
+            decoded = keypoints_from_cloud(msg, self.image_size)
+        except CloudError as exc:
+            self.diag.reject("bad_cloud", str(exc))
+            return
+        for cause, n in decoded.causes.items():
+            self.diag.reject(cause, decoded.details[cause], n)
         _bounded_put(self.keypoints, _stamp_key(msg.header),
-                     [(np.stack([r["x"], r["y"]], axis=-1), r["confidence"]) for r in rows.values()])
+                     [(np.nan_to_num(p.keypoints), p.confidence) for p in decoded.people])
 
     def _on_skeletons(self, msg: PointCloud2) -> None:
+        self.diag.received("skeletons")
         key = _stamp_key(msg.header)
+        try:
+            skeletons = [s.joints for s in skeletons_from_cloud(msg)]
+        except CloudError as exc:
+            self.diag.reject("bad_cloud", str(exc))
+            return
+        drawable = [j for j in skeletons if np.all(np.isfinite(j)) and np.abs(j).max() <= MAX_DRAWN_M]
+        if len(drawable) < len(skeletons):
+            self.diag.reject("bad_skeletons", f"{len(skeletons) - len(drawable)} of {len(skeletons)} skeletons",
+                             len(skeletons) - len(drawable))
         image = self.images.pop(key, None)
         if image is None:
             return
-        people_2d = self.keypoints.pop(key, [])
-        skeletons = [np.stack([r["x"], r["y"], r["z"]], axis=-1) for r in people_rows(from_cloud(msg)).values()]
-        self._write(render_preview(image, people_2d, skeletons))
+        self._write(render_preview(image, self.keypoints.pop(key, []), drawable))
 
     def _write(self, frame: np.ndarray) -> None:
         if self.p["video_file"]:
@@ -83,6 +115,7 @@ class PreviewRecorderNode(Node):
             self._write_png(frame)
         self.last_frame = frame
         self.rendered += 1
+        self.diag.count("rendered")
 
     def _write_png(self, frame: np.ndarray) -> None:
         if self.p["png_file"]:

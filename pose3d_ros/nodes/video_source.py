@@ -10,22 +10,25 @@ from ..geometry import CameraIntrinsics
 from ..resources import resolve, sample_clip
 from ..video import FrameSource
 from .camera_msgs import bgr_to_msg, camera_info_msg
-from .params import Param, declare
+from .diagnostics import NodeDiagnostics
+from .params import Param, all_of, declare, frame_name, not_empty
 
 PARAMS = (
     Param("source", "", "Video file, image folder, or camera device (index or /dev/videoN); "
                         "empty: the sample clip fetched by scripts/setup.sh"),
     Param("frame_id", "camera_optical_frame", "frame_id of the published images (optical frame: "
-                                              "x right, y down, z forward)"),
+                                              "x right, y down, z forward)", check=all_of(not_empty, frame_name),
+          dynamic=True),
     Param("camera_info_file", "", "ROS calibration YAML (absolute, or a file in config/); empty: the "
                                   "sample clip's calibration for the sample clip, else a 60-degree "
                                   "horizontal field of view"),
-    Param("resize_width", 640, "Resize frames to this width keeping the aspect ratio (0: keep)"),
-    Param("rate_hz", 0.0, "Publishing rate; 0: the video's own frame rate"),
-    Param("realtime", True, "Pace frames at rate_hz; false: publish as fast as possible"),
-    Param("loop", False, "Start again at the end of a file or folder"),
-    Param("max_frames", 0, "Stop after this many frames (0: no limit)"),
-    Param("wait_for_subscribers", False, "Hold the first frame until image_raw has a subscriber"),
+    Param("resize_width", 640, "Resize frames to this width keeping the aspect ratio (0: keep)",
+          range=(0, 100_000)),
+    Param("rate_hz", 0.0, "Publishing rate; 0: the video's own frame rate", range=(0.0, 1000.0), dynamic=True),
+    Param("realtime", True, "Pace frames at rate_hz; false: publish as fast as possible", dynamic=True),
+    Param("loop", False, "Start again at the end of a file or folder", dynamic=True),
+    Param("max_frames", 0, "Stop after this many frames (0: no limit)", range=(0, 2**31 - 1), dynamic=True),
+    Param("wait_for_subscribers", False, "Hold the first frame until image_raw has a subscriber", dynamic=True),
 )
 SAMPLE_CAMERA_FILE = "sample_camera.yaml"
 
@@ -35,7 +38,7 @@ class VideoSourceNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("video_source", **kwargs)
-        self.p = declare(self, PARAMS)
+        self.p = declare(self, PARAMS, self._apply)
         source = self.p["source"] or str(sample_clip())
         self.frames = FrameSource(source, self.p["resize_width"])
         self.intrinsics: CameraIntrinsics | None = None
@@ -43,12 +46,24 @@ class VideoSourceNode(Node):
         qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
         self.image_pub = self.create_publisher(Image, "image_raw", qos)
         self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos)
-        rate = self.p["rate_hz"] or self.frames.fps
         self.published = 0
         self.finished = False
-        self.timer = self.create_timer(1.0 / rate if self.p["realtime"] else 1e-4, self._tick)
-        self.get_logger().info(f"publishing {source} at {rate:.1f} Hz (realtime={self.p['realtime']}) "
+        self.timer = None
+        self.diag = NodeDiagnostics(self, counters=("published",), gauges=lambda: {"finished": self.finished})
+        self._apply({"rate_hz"})
+        self.get_logger().info(f"publishing {source} at {self.rate_hz:.1f} Hz (realtime={self.p['realtime']}) "
                                f"as {self.p['frame_id']}")
+
+    @property
+    def rate_hz(self) -> float:
+        return self.p["rate_hz"] or self.frames.fps
+
+    def _apply(self, changed: set[str]) -> None:
+        """rate_hz and realtime take effect with a new timer; the others are read per frame."""
+        if changed & {"rate_hz", "realtime"} and not self.finished:
+            if self.timer is not None:
+                self.destroy_timer(self.timer)
+            self.timer = self.create_timer(1.0 / self.rate_hz if self.p["realtime"] else 1e-4, self._tick)
 
     def _calibration(self, source: str) -> CameraIntrinsics | None:
         name = self.p["camera_info_file"] or (SAMPLE_CAMERA_FILE if source == str(sample_clip()) else "")
@@ -85,6 +100,7 @@ class VideoSourceNode(Node):
         self.info_pub.publish(camera_info_msg(self._intrinsics_for(width, height), header))
         self.image_pub.publish(bgr_to_msg(frame, header))
         self.published += 1
+        self.diag.count("published")
 
     def destroy_node(self) -> None:
         self.frames.close()

@@ -2,7 +2,7 @@
 
 Three S9/S11 sequences (one camera, their first 500 frames) are replayed as three
 simultaneous tracks: every frame becomes a real ``keypoints`` PointCloud2 (50 Hz stamps),
-decoded by the node's people_from_cloud and lifted by OnlinePoseEstimator with the node's
+decoded by the node's codec (clouds.keypoints_from_cloud) and lifted by OnlinePoseEstimator with the node's
 default settings (refinements off). P1 must equal training.evaluate's within 0.1 mm.
 """
 from __future__ import annotations
@@ -15,15 +15,13 @@ import pytest
 from rclpy.time import Time
 from std_msgs.msg import Header
 
-from pose3d_ros.detection import Detection
+from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.lifting.online import OnlineLifter
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator
 from pose3d_ros.metrics import mpjpe
 from pose3d_ros.networks.cards import load_model
-from pose3d_ros.nodes.clouds import to_cloud
-from pose3d_ros.nodes.keypoint_detector import detections_to_points
-from pose3d_ros.nodes.lifter import PARAMS, people_from_cloud, settings_from_params
-from pose3d_ros.skeleton import H36M17
+from pose3d_ros.nodes.clouds import keypoints_from_cloud, keypoints_to_cloud
+from pose3d_ros.nodes.lifter import PARAMS, settings_from_params
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "h36m"
@@ -47,10 +45,8 @@ def sequences():
 
 
 def _cloud(k: int, sequences) -> object:
-    """Frame k (50 Hz stamps) of every sequence, as the detector node publishes it."""
-    people = [Detection.from_source(tid, seq.keypoints_2d[k], np.ones(17), H36M17) for tid, seq in enumerate(sequences)]
-    header = Header(stamp=Time(nanoseconds=k * 20_000_000).to_msg(), frame_id="cam")
-    return to_cloud(header, detections_to_points(people))
+    people = [PersonKeypoints(tid, seq.keypoints_2d[k], np.ones(17)) for tid, seq in enumerate(sequences)]
+    return keypoints_to_cloud(Header(stamp=Time(nanoseconds=k * 20_000_000).to_msg(), frame_id="cam"), people)
 
 
 def test_streaming_replay_equals_offline_evaluation(sequences, one_torch_thread):
@@ -67,7 +63,9 @@ def test_streaming_replay_equals_offline_evaluation(sequences, one_torch_thread)
     for k in range(FRAMES):
         msg = _cloud(k, sequences)
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        for s in estimator.update(stamp, people_from_cloud(msg), cam):
+        decoded = keypoints_from_cloud(msg, (cam.width, cam.height))
+        assert not decoded.causes
+        for s in estimator.update(stamp, decoded.people, cam):
             streamed[s.track_id, k] = s.joints - s.joints[0]
             roots[s.track_id, k] = s.joints[0]
 

@@ -12,17 +12,12 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
 
 from pose3d_ros.detection import Detection
 from pose3d_ros.detection.replay_backend import save_replay
-from pose3d_ros.nodes.clouds import from_cloud
-from pose3d_ros.nodes.keypoint_detector import (
-    PARAMS,
-    KeypointDetectorNode,
-    detections_to_points,
-    detector_options,
-    overlay,
-)
+from pose3d_ros.nodes.clouds import from_cloud, keypoints_from_cloud, keypoints_to_cloud
+from pose3d_ros.nodes.keypoint_detector import PARAMS, KeypointDetectorNode, detector_options, overlay
 from pose3d_ros.skeleton import COCO17
 
 DEADLINE_S = 30.0  # generous: the machine is shared; tests wait for conditions, not for time
@@ -127,15 +122,19 @@ def test_detector_options_pick_the_backends_arguments():
         detector_options(dict(params, backend="nope"))
 
 
-def test_detections_to_points_and_overlay():
+def test_keypoint_codec_round_trip_and_overlay():
     people = [_person(4, 0.0), _person(9, 40.0)]
-    points = detections_to_points(people)
-    assert len(points) == 34
+    msg = keypoints_to_cloud(Header(frame_id=FRAME_ID), people)
+    points = from_cloud(msg)
+    assert len(points) == 34 and [f.name for f in msg.fields] == ["x", "y", "confidence", "track_id", "joint"]
     assert points["track_id"].tolist() == [4] * 17 + [9] * 17
     assert points["joint"].tolist() == list(range(17)) * 2
-    np.testing.assert_allclose(points["y"][17:], people[1].keypoints[:, 1])
-    np.testing.assert_allclose(points["confidence"][:17], people[0].confidence)
-    assert len(detections_to_points([])) == 0
+    decoded = keypoints_from_cloud(msg)
+    assert not decoded.causes and [p.track_id for p in decoded.people] == [4, 9]
+    for det, person in zip(people, decoded.people):
+        np.testing.assert_allclose(person.keypoints, det.keypoints, atol=1e-5)
+        np.testing.assert_allclose(person.confidence, det.confidence, atol=1e-6)
+    assert keypoints_from_cloud(keypoints_to_cloud(Header(), [])).people == []
     rgb = np.zeros((80, 100, 3), np.uint8)
     drawn = overlay(rgb, people)
     assert drawn.shape == rgb.shape and drawn.any() and not rgb.any()

@@ -26,9 +26,10 @@ from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
 from pose3d_ros.geometry import CameraIntrinsics, project
+from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.networks.cards import ModelLoadError
 from pose3d_ros.nodes.camera_msgs import camera_info_msg
-from pose3d_ros.nodes.clouds import KEYPOINT_DTYPE, from_cloud, people_rows, to_cloud
+from pose3d_ros.nodes.clouds import CloudSkeleton, keypoints_to_cloud, skeletons_from_cloud
 from pose3d_ros.nodes.lifter import LifterNode
 
 CAM = CameraIntrinsics.default_for(640, 480)
@@ -77,22 +78,18 @@ class Rig:
 
     def send(self, stamp: float, people: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
         """Publish one keypoints cloud (track id -> (pixels, confidence)); wait until handled."""
-        points = np.zeros(17 * len(people), dtype=KEYPOINT_DTYPE)
-        for i, (tid, (uv, conf)) in enumerate(people.items()):
-            block = points[17 * i:17 * (i + 1)]
-            block["x"], block["y"], block["confidence"] = uv[:, 0], uv[:, 1], conf
-            block["track_id"], block["joint"] = tid, np.arange(17)
         ns = round(stamp * 1e9)
         header = Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=FRAME)
         handled = self.lifter.diag.counts["frames"] + 1
-        self.kp_pub.publish(to_cloud(header, points))
+        self.kp_pub.publish(keypoints_to_cloud(header, [PersonKeypoints(tid, uv, conf)
+                                                        for tid, (uv, conf) in people.items()]))
         self.spin_until(lambda: self.lifter.diag.counts["frames"] >= handled)
         if self.lifter.diag.counts["published"] > len(self.skeletons):  # an output is on its way
             self.spin_until(lambda: len(self.skeletons) == self.lifter.diag.counts["published"]
                             and len(self.markers) == len(self.skeletons))
 
-    def last_people(self) -> dict[int, np.ndarray]:
-        return people_rows(from_cloud(self.skeletons[-1]))
+    def last_people(self) -> dict[int, CloudSkeleton]:
+        return {s.track_id: s for s in skeletons_from_cloud(self.skeletons[-1])}
 
     def close(self) -> None:
         self.executor.shutdown()
@@ -127,19 +124,15 @@ def make_person(standing_pose):
     return make
 
 
-def _xyz(rows) -> np.ndarray:
-    return np.stack([rows["x"], rows["y"], rows["z"]], axis=-1).astype(np.float64)
-
-
 def test_metric_skeleton_markers_and_tf(rig, standing_pose, make_person):
     rig.camera_info()
     rig.send(1.0, {7: make_person()})
     msg = rig.skeletons[-1]
     assert msg.header.frame_id == FRAME and (msg.header.stamp.sec, msg.header.stamp.nanosec) == (1, 0)
     assert [f.name for f in msg.fields] == ["x", "y", "z", "confidence", "track_id", "joint", "valid"]
-    rows = rig.last_people()[7]
-    np.testing.assert_allclose(_xyz(rows), standing_pose + T, atol=1e-4)
-    assert rows["valid"].all() and np.all(rows["confidence"] == 1.0)
+    person = rig.last_people()[7]
+    np.testing.assert_allclose(person.joints, standing_pose + T, atol=1e-4)
+    assert person.valid.all() and np.all(person.confidence == 1.0)
     markers = rig.markers[-1].markers
     assert {(m.ns, m.id, m.action) for m in markers} == {("track_7", 0, Marker.ADD), ("track_7", 1, Marker.ADD)}
     rig.spin_until(lambda: rig.tf)
@@ -150,8 +143,9 @@ def test_metric_skeleton_markers_and_tf(rig, standing_pose, make_person):
 
 def test_without_camera_info_root_relative_and_counted(rig, make_person):
     rig.send(1.0, {1: make_person()})
-    rows = rig.last_people()[1]
-    np.testing.assert_allclose(_xyz(rows)[0], 0.0, atol=1e-6)
+    assert rig.skeletons[-1].header.frame_id == f"{FRAME}/root_relative"
+    assert rig.markers[-1].markers[0].header.frame_id == f"{FRAME}/root_relative"
+    np.testing.assert_allclose(rig.last_people()[1].joints[0], 0.0, atol=1e-6)
     assert rig.lifter.diag.counts["no_camera_info"] == 1 and not rig.tf
 
 
@@ -162,10 +156,11 @@ def test_nan_and_low_confidence_joints_are_invalid(rig, make_person):
     uv[13, 0] = np.inf
     conf[10] = 0.05
     rig.send(1.0, {2: (uv, conf)})
-    rows = rig.last_people()[2]
-    assert np.all(np.isfinite(_xyz(rows)))
-    assert np.flatnonzero(rows["valid"] == 0).tolist() == [3, 10, 13]
-    assert rows["confidence"][3] == rows["confidence"][13] == 0.0
+    person = rig.last_people()[2]
+    assert np.all(np.isfinite(person.joints))
+    assert np.flatnonzero(~person.valid).tolist() == [3, 10, 13]
+    assert person.confidence[3] == person.confidence[13] == 0.0
+    assert rig.lifter.diag.counts["bad_keypoints"] == 1
 
 
 def test_time_gap_restarts_the_track(rig, make_person):
@@ -176,7 +171,7 @@ def test_time_gap_restarts_the_track(rig, make_person):
     assert rig.lifter.estimator.lifter.tracks[4] is first
     rig.send(1.033 + 1.5, {4: make_person()})  # longer than track_gap_s (0.5 s)
     assert rig.lifter.estimator.lifter.tracks[4] is not first
-    assert len(rig.last_people()[4]) == 17
+    assert len(rig.last_people()[4].joints) == 17
 
 
 def test_duplicate_and_backwards_stamps_of_a_looping_bag(rig, make_person):
@@ -212,7 +207,7 @@ def test_diagnostics_count_frames_and_violations(rig, make_person):
     values = {kv.key: kv.value for kv in status.values}
     assert values["frames"] == "2" and values["published"] == "2" and values["poses"] == "2"
     assert values["violation_velocity"] == "1"
-    assert not rig.last_people()[1]["valid"].any()
+    assert not rig.last_people()[1].valid.any()
     assert "latency_p50_ms" in values and "frames_rate_hz" in values
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import configparser
 import importlib
+import math
 import runpy
 import subprocess
 import sys
@@ -125,7 +126,10 @@ def test_pipeline_yaml_matches_declared_defaults():
         for p in params:
             # Same value and same type: ROS parameters are typed (1 is not 1.0).
             assert type(values[p.name]) is type(p.default) and values[p.name] == p.default, f"{node}.{p.name}"
-            assert p.description
+            assert p.description and p.problem(values[p.name], values) is None, f"{node}.{p.name}"
+            # A ranged parameter refuses NaN and the values just outside its range.
+            if p.range is not None:
+                assert all(p.problem(v, values) for v in (math.nan, p.range[0] - 1, p.range[1] + 1)), p.name
 
 
 def _launch_calls(name: str) -> list[ast.Call]:
