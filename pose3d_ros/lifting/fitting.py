@@ -12,14 +12,12 @@ Per frame, for one tracked person:
    adult) while few frames are known.
 3. The source's bone directions with those lengths, placed at the root translation that best
    projects it onto the confident 2D keypoints (:func:`~.inputs.root_translation`).
-4. Ray fitting, parents before children: each joint lies on the sphere of its bone length
-   around its placed parent; where the joint's 2D ray meets that sphere, the meeting point
-   nearer the source's direction is the 2D-consistent direction (where the ray misses, the
-   closest point). The bone turns towards it by ``ray_weight`` times the joint's confidence
-   above ``min_confidence``: a confident joint lands on its ray, an unseen one keeps the
-   source's direction. Bone lengths never change, so reprojection falls while lengths hold.
-5. Limits: an elbow or knee bent the wrong way takes the ray's other meeting point when that
-   one is legal (the same 2D), otherwise it is mirrored through its hinge plane.
+4. Fit to the 2D, parents before children: each bone's direction d minimises
+   ``w |proj(parent + L d) - uv|^2 + |d - d_source|^2`` (Gauss-Newton in the plane orthogonal to
+   d), ``w`` the keypoint's precision relative to the source's direction error, scaled by the
+   joint's confidence above ``min_confidence``: a confident joint moves onto its 2D ray, an
+   unseen one or a bone seen end-on keeps the source's direction. Lengths never change.
+5. Limits: an elbow or knee bent the wrong way is mirrored through its hinge plane.
 """
 from __future__ import annotations
 
