@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import cv2
 import numpy as np
@@ -10,7 +9,8 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 
-from ..detection import Detection, create_detector
+from ..detection import BACKENDS, DEFAULT_BACKEND, Detection, backend_options, create_detector
+from ..detection.registry import parameters as detector_parameters
 from ..image_encoding import ImageError
 from ..preview import draw_keypoints
 from .camera_msgs import bgr_to_msg, rgb_from_msg
@@ -19,18 +19,9 @@ from .diagnostics import NodeDiagnostics
 from .params import Param, declare
 
 PARAMS = (
-    Param("backend", "mediapipe", "Detector backend: mediapipe (BlazePose, one person, offline), "
-                                  "onnx (a model card: several people) or replay (keypoints from a file)"),
-    Param("model_complexity", 1, "mediapipe model complexity; only 1 ships inside the wheel"),
-    Param("min_detection_confidence", 0.5, "mediapipe: minimum person detection score"),
-    Param("min_tracking_confidence", 0.5, "mediapipe: minimum landmark tracking score"),
-    Param("model_card", "", "onnx: JSON model card of the pose model (format in docs/detector.md)"),
-    Param("onnx_threads", 0, "onnx: onnxruntime intra-op threads (0: onnxruntime's default)"),
-    Param("replay_file", "", "replay: .npz of recorded keypoints, one frame per image"),
-    Param("replay_loop", False, "replay: start again at the first frame after the last"),
-    Param("track_min_iou", 0.2, "onnx, replay: minimum IoU of a track's predicted box and a person "
-                                "for the person to keep the track's id"),
-    Param("track_max_missed", 10, "onnx, replay: frames a track survives without its person"),
+    Param("backend", DEFAULT_BACKEND, "Detector backend: " + "; ".join(f"{b.name} ({b.summary})"
+                                                                        for b in BACKENDS.values())),
+    *(Param(o.name, o.default, o.description) for o in detector_parameters()),
     Param("publish_overlay", False, "Also publish keypoints_overlay (sensor_msgs/Image, bgr8): "
                                     "the image with the skeletons drawn, for debugging"),
     Param("compressed", False, "Subscribe to image_raw/compressed (CompressedImage) instead of image_raw"),
@@ -38,28 +29,10 @@ PARAMS = (
                                    "best-effort sensor-data QoS; needs a reliable publisher, and avoids "
                                    "losing large images whose UDP fragments drop between processes"),
 )
-
-# backend -> {constructor argument: parameter}
-BACKEND_OPTIONS = {
-    "mediapipe": {"model_complexity": "model_complexity", "min_detection_confidence": "min_detection_confidence",
-                  "min_tracking_confidence": "min_tracking_confidence"},
-    "onnx": {"model_card": "model_card", "threads": "onnx_threads", "track_min_iou": "track_min_iou",
-             "track_max_missed": "track_max_missed"},
-    "replay": {"file": "replay_file", "loop": "replay_loop", "track_min_iou": "track_min_iou",
-               "track_max_missed": "track_max_missed"},
-}
 # Sensor-data QoS keeping only the newest image: a slow detector skips frames, never queues them.
 NEWEST_IMAGE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                               reliability=qos_profile_sensor_data.reliability,
                               durability=qos_profile_sensor_data.durability)
-
-
-def detector_options(params: dict[str, Any]) -> dict[str, Any]:
-    """The constructor arguments of the chosen backend, from the node's parameters."""
-    backend = params["backend"]
-    if backend not in BACKEND_OPTIONS:
-        raise ValueError(f"unknown detector backend {backend!r}; available: {', '.join(BACKEND_OPTIONS)}")
-    return {arg: params[name] for arg, name in BACKEND_OPTIONS[backend].items()}
 
 
 def detections_to_points(detections: list[Detection]) -> np.ndarray:
@@ -91,7 +64,11 @@ class KeypointDetectorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("keypoint_detector", **kwargs)
         self.p = declare(self, PARAMS)
-        self.detector = create_detector(self.p["backend"], **detector_options(self.p))
+        try:
+            self.detector = create_detector(self.p["backend"], **backend_options(self.p["backend"], self.p))
+        except (OSError, ValueError) as exc:
+            self.get_logger().fatal(f"cannot start the detector: {exc}")
+            raise
         self.pub = self.create_publisher(PointCloud2, "keypoints", 10)
         self.overlay_pub = (self.create_publisher(Image, "keypoints_overlay", 1)
                             if self.p["publish_overlay"] else None)
