@@ -77,6 +77,7 @@ def pose_landmarker_bundle(directory: Path | None = None, modules_dir: Path | No
     os.close(fd)
     try:
         model_asset_bundle_utils.create_model_asset_bundle(models, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import torch
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import Header
@@ -120,10 +120,13 @@ class LifterNode(Node):
         self.skeleton_pub = self.create_publisher(PointCloud2, "skeletons_3d", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", 10)
         self.tf = self._tf_broadcaster() if self.p["publish_tf"] else None
-        self.create_subscription(PointCloud2, "keypoints", self._on_keypoints, 10)
+        # Newest keypoints only (reliable, keep last 1): a lifter that falls behind skips frames,
+        # counted as ``skipped``, instead of queueing them and adding latency.
+        self._last_sequence = 0
+        self.create_subscription(PointCloud2, "keypoints", self._on_newest_keypoints, QoSProfile(depth=1))
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
         self.diag = NodeDiagnostics(self, warn_counters=("bad_keypoints", "no_camera_info", "duplicate_stamps",
-                                                         "dropped"))
+                                                         "dropped", "skipped"))
         self.get_logger().info(f"lifter {model_path.name} on {lifter.device}: receptive field "
                                f"{lifter.receptive_field} frames; refiner: {self.p['refiner_model'] or 'none'}; "
                                f"checks: {self.p['constraint_mode']}")
@@ -141,6 +144,15 @@ class LifterNode(Node):
             self.intrinsics = intrinsics_from_msg(msg)
         except ValueError as exc:
             self.get_logger().warn(f"ignoring CameraInfo: {exc}", throttle_duration_sec=5.0)
+
+    def _on_newest_keypoints(self, msg: PointCloud2, info: dict) -> None:
+        """Count the messages the queue of one replaced (gaps in the publisher's sequence
+        numbers; one publisher assumed, rmws without the numbers count none), then lift."""
+        sequence = info.get("publication_sequence_number") or 0
+        if self._last_sequence and sequence > self._last_sequence + 1:
+            self.diag.count("skipped", sequence - self._last_sequence - 1)
+        self._last_sequence = sequence
+        self._on_keypoints(msg)
 
     def _on_keypoints(self, msg: PointCloud2) -> None:
         start = time.perf_counter()
