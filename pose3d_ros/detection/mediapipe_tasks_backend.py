@@ -37,6 +37,7 @@ CROP_SCALE = 2.0  # crop side / the larger side of the person's landmark box
 LOST_FRAMES = 3  # a follower that misses its person for more frames is dropped
 DUPLICATE_DISTANCE = 0.1  # two followers' people are one below this mean landmark distance / size
 NEW_PERSON_OVERLAP = 0.5  # a person the detector finds is new unless its box shares more of a known one
+MASK_PADDING = 0.15  # the box hiding a known person: their landmark box enlarged by this x its larger side
 FRAME_MS = 33  # landmarker timestamps: a nominal 30 fps (the graph only needs them increasing)
 _MIRROR = BLAZEPOSE33.flip_permutation()
 
@@ -116,6 +117,7 @@ class MediaPipeTasksDetector(KeypointDetector):
         self._idle: list = []  # landmarkers of dropped followers, for reuse
         self.tracker = PersonTracker(track_min_iou, track_max_missed)
         self._frame = -1
+        self._noise = np.zeros(0, np.uint8)  # fill of known people's boxes when looking for new ones
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         self._frame += 1
@@ -155,9 +157,21 @@ class MediaPipeTasksDetector(KeypointDetector):
         return [f.person for f in kept if f.person is not None]
 
     def _find_new(self, rgb: np.ndarray, known: list[_Person]) -> list[_Person]:
-        """People in the whole image not among ``known``; each gets a follower."""
+        """People in the whole image not among ``known``; each gets a follower. The known are
+        covered with noise first (boxes enlarged by MASK_PADDING: the landmarks stop at the
+        eyes, and the detector keys on the head), so that the landmark model does not run on
+        them again (a grey box of a person's shape passes for a person to it; noise does not)."""
+        masked = rgb.copy()
+        if known and self._noise.shape != rgb.shape:
+            self._noise = np.random.default_rng(0).integers(0, 256, rgb.shape, dtype=np.uint8)
+        for person in known:
+            x0, y0, x1, y1 = person.box()
+            pad = MASK_PADDING * max(x1 - x0, y1 - y0)
+            x0, y0, x1, y1 = np.round([x0 - pad, y0 - pad, x1 + pad, y1 + pad]).astype(int).clip(0, None)
+            box = slice(y0, y1), slice(x0, x1)
+            masked[box] = self._noise[box]
         new: list[_Person] = []
-        for person in _people(self._finder.detect(self._image(rgb)), _scale_matrix(rgb.shape[1], rgb.shape[0])):
+        for person in _people(self._finder.detect(self._image(masked)), _scale_matrix(rgb.shape[1], rgb.shape[0])):
             if len(self.followers) >= self.num_poses:
                 break
             if any(person.overlaps(other) for other in known + new):
