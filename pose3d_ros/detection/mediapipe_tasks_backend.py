@@ -3,9 +3,10 @@
 The models are the ones the mediapipe 0.10.21 wheel ships, bundled by mediapipe_bundle.py.
 The Tasks graph in VIDEO mode follows people by their previous landmarks but re-runs the
 person detector on every frame while it tracks fewer than ``num_poses`` people, and lets
-the detector's boxes replace or duplicate the people it tracks; with one person in view and
-``num_poses`` 4 that about halves the rate (docs/detector.md, Performance). So by default
-(``detect_every`` N >= 1) people are followed here instead:
+the detector's boxes replace or duplicate the people it tracks: with one person in view and
+``num_poses`` 4 it needs 1.6 times the CPU time per frame and loses the person in a fifth of
+the frames (docs/detector.md, Performance). So by default (``detect_every`` N >= 1) people
+are followed here instead:
 
 - each tracked person has a landmarker of its own (VIDEO mode, one pose) that sees a square
   crop around their last landmarks (CROP_SCALE x their size, CROP_SIZE pixels): it runs only
@@ -13,9 +14,12 @@ the detector's boxes replace or duplicate the people it tracks; with one person 
   person is large, the frame after it loses them; a person lost for more than
   LOST_FRAMES frames is dropped;
 - the person detector looks at the whole image (IMAGE mode) every N frames while fewer than
-  ``num_poses`` people are followed, and on every frame while nobody is; people it finds
-  that are not followed yet get a landmarker (landmarkers are kept for reuse);
-- two people whose landmarks coincide are one: the one followed longest stays.
+  ``num_poses`` people are followed, and on every frame while nobody is, with the followed
+  people covered by noise; people it finds whose box shares at most NEW_PERSON_OVERLAP of
+  a followed one's get a landmarker (landmarkers are kept for reuse: each holds about
+  100 MB);
+- two followed people whose landmarks coincide (or mirror each other) are one: the one
+  followed longest stays.
 
 ``detect_every: 0`` leaves everything to the Tasks graph on the whole image (one landmarker).
 Track ids come from :class:`~pose3d_ros.tracking.PersonTracker`.
