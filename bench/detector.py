@@ -5,19 +5,21 @@ Scenes, made from the sample clip (.cache/sample/demo.mp4, 1768x994 at 30 fps):
   frames 0-55 played forwards and backwards (230 frames);
 - ``2`` and ``4``: that scene twice side by side (1280x480) and four times in a 2x2 grid
   (1280x960), each copy 14 frames behind the one before it;
+- ``1_small``: the same frames letterboxed whole to 640x480, the man 120 to 150 pixels tall;
 - ``clip``: the whole clip letterboxed to 640x480: the man throughout, a woman walking through
   from about frame 40 to 200, both small (100 to 150 pixels tall).
 
 Per backend and scene: one detect() call's latency (p50/p95 after 5 warm-up frames) and its
-CPU time (all threads), the people found per frame and the share of frames with every person
-found; then the node (KeypointDetectorNode on real rclpy, reliable input) fed by a publisher
-thread at --rate Hz: the rate it sustains and the share of the images it never processed
-(it takes the newest). ``mediapipe_tasks_graph`` is mediapipe_tasks with ``detect_every: 0``
-(the Tasks graph alone); ``replay`` replays the first backend's keypoints of the scene (the
-node's own cost); ``onnx`` needs --model-card.
+CPU time (all threads), the people found per frame, the share of frames with every person
+found and the number of track ids given out (ideally the number of people); then the node
+(KeypointDetectorNode on real rclpy, reliable input) fed by a publisher thread at --rate Hz:
+the rate it sustains and the share of the images it never processed (it takes the newest).
+``mediapipe_tasks_graph`` is mediapipe_tasks with ``detect_every: 0`` (the Tasks graph
+alone); ``replay`` replays the keypoints mediapipe_tasks (else the first backend) found in
+the scene (the node's own cost); ``onnx`` needs --model-card.
 
     .venv/bin/python bench/detector.py [--backends mediapipe mediapipe_tasks mediapipe_tasks_graph replay]
-                                       [--scenes 1 2 4 clip] [--model-card CARD]
+                                       [--scenes 1 2 4 1_small clip] [--model-card CARD]
 """
 from __future__ import annotations
 
@@ -53,7 +55,8 @@ STAGGER = 14  # frames between copies
 VARIANTS = {"mediapipe": {"backend": "mediapipe"}, "mediapipe_tasks": {"backend": "mediapipe_tasks"},
             "mediapipe_tasks_graph": {"backend": "mediapipe_tasks", "detect_every": 0},
             "replay": {"backend": "replay"}, "onnx": {"backend": "onnx"}}
-PEOPLE = {"1": 1, "2": 2, "4": 4, "clip": None}
+PEOPLE = {"1": 1, "2": 2, "4": 4, "1_small": 1, "clip": None}
+LETTERBOX = (640, 480)
 
 
 def read_clip(path: Path) -> list[np.ndarray]:
@@ -67,13 +70,15 @@ def read_clip(path: Path) -> list[np.ndarray]:
 
 def scene(name: str, clip: list[np.ndarray]) -> list[np.ndarray]:
     """The scene's BGR frames (see the module docstring)."""
+    def letterboxed(frames: list[np.ndarray]) -> list[np.ndarray]:
+        return [warp(f, letterbox_matrix((f.shape[1], f.shape[0]), LETTERBOX), LETTERBOX) for f in frames]
+
     if name == "clip":
-        size = (640, 480)
-        return [warp(f, letterbox_matrix((f.shape[1], f.shape[0]), size), size) for f in clip[:FRAMES]]
-    alone = [f[WINDOW] for f in clip[:ALONE]]
+        return letterboxed(clip[:FRAMES])
+    alone = letterboxed(clip[:ALONE]) if name == "1_small" else [f[WINDOW] for f in clip[:ALONE]]
     loop = alone + alone[::-1]
-    copies = [[loop[(i + STAGGER * c) % len(loop)] for i in range(FRAMES)] for c in range(int(name))]
-    if name == "1":
+    copies = [[loop[(i + STAGGER * c) % len(loop)] for i in range(FRAMES)] for c in range(PEOPLE[name])]
+    if len(copies) == 1:
         return copies[0]
     rows = [copies[:2], copies[2:]] if name == "4" else [copies]
     return [np.concatenate([np.concatenate([c[i] for c in row], axis=1) for row in rows], axis=0)
@@ -162,7 +167,7 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f} at start", flush=True)
     defaults = {p.name: p.default for p in PARAMS}
     header = ("| people | backend | latency p50 (ms) | p95 (ms) | CPU (ms/frame) | people found per frame "
-              "| frames with all found | node (Hz) | frames dropped |\n|---|---|---|---|---|---|---|---|---|")
+              "| frames with all found | track ids | node (Hz) | frames dropped |\n" + "|---" * 10 + "|")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.scenes:
@@ -174,7 +179,7 @@ def main() -> None:
                     if not found:
                         raise SystemExit("replay replays the keypoints of the backend measured before it")
                     params["replay_file"] = str(Path(tmp) / f"scene_{name}.npz")
-                    save_replay(params["replay_file"], next(iter(found.values())))
+                    save_replay(params["replay_file"], found.get("mediapipe_tasks", next(iter(found.values()))))
                 if variant == "onnx":
                     params.update(model_card=args.model_card, onnx_threads=args.onnx_threads)
                 latencies, cpu_ms, found[variant] = measure_calls(params, frames)
@@ -183,9 +188,10 @@ def main() -> None:
                 counts = np.array([len(d) for d in found[variant]])
                 expected = PEOPLE[name]
                 complete = f"{100 * np.mean(counts >= expected):.0f} %" if expected else "-"
+                ids = len({d.track_id for people in found[variant] for d in people})
                 rows.append(f"| {name} | {variant} | {np.percentile(latencies, 50):.1f} "
                             f"| {np.percentile(latencies, 95):.1f} | {cpu_ms:.1f} | {counts.mean():.2f} | {complete} "
-                            f"| {node['node_hz']:.1f} | {100 * node['dropped']:.0f} % |")
+                            f"| {ids} | {node['node_hz']:.1f} | {100 * node['dropped']:.0f} % |")
                 print(rows[-1], f"(load {os.getloadavg()[0]:.1f})", flush=True)
             if "mediapipe" in found and "onnx" in found:
                 median, n = agreement(found["mediapipe"], found["onnx"])
