@@ -18,15 +18,15 @@ are followed here instead:
   people covered by noise; people it finds whose box shares at most NEW_PERSON_OVERLAP of
   a followed one's get a landmarker (landmarkers are kept for reuse: each holds about
   100 MB);
-- two followed people whose landmarks coincide (or mirror each other) are one: the one
-  followed longest stays.
+- two followed people whose landmarks coincide (or mirror each other) are one: the follower
+  whose person moved less since its last frame stays (the other jumped onto them).
 
 ``detect_every: 0`` leaves everything to the Tasks graph on the whole image (one landmarker).
 Track ids come from :class:`~pose3d_ros.tracking.PersonTracker`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -64,6 +64,11 @@ class _Person:
                        for order in (slice(None), _MIRROR))
         return bool(distance < DUPLICATE_DISTANCE * size)
 
+    def moved_to(self, other: "_Person") -> float:
+        """The distance between the two box centres, in units of this person's size."""
+        a, b = self.box(), other.box()
+        return float(np.linalg.norm(a[:2] + a[2:] - b[:2] - b[2:]) / 2 / max(np.ptp(self.keypoints, axis=0).max(), 1.0))
+
     def overlaps(self, other: "_Person") -> bool:
         """Boxes sharing more than NEW_PERSON_OVERLAP of the smaller one."""
         a, b = self.box(), other.box()
@@ -80,8 +85,8 @@ class _Person:
 class _Follower:
     landmarker: object  # a VIDEO-mode PoseLandmarker with num_poses=1
     matrix: np.ndarray  # image -> crop
+    person: _Person  # the last one seen
     missed: int = 0
-    person: _Person | None = field(default=None)
 
 
 class MediaPipeTasksDetector(KeypointDetector):
@@ -141,24 +146,27 @@ class MediaPipeTasksDetector(KeypointDetector):
         return self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
 
     def _follow(self, rgb: np.ndarray, stamp: int) -> list[_Person]:
-        """Each follower's person in this frame; followers that lost theirs or duplicate an
-        earlier one are dropped."""
-        kept: list[_Follower] = []
+        """Each follower's person in this frame. Followers that missed theirs for more than
+        LOST_FRAMES frames are dropped, and so is, of two followers whose people coincide, the
+        one whose person moved more since its last frame (it jumped onto the other one)."""
+        seen = []
         for follower in self.followers:
             crop = self._image(warp(rgb, follower.matrix, (CROP_SIZE, CROP_SIZE)))
             found = _people(follower.landmarker.detect_for_video(crop, stamp), follower.matrix / CROP_SIZE)
-            follower.person = found[0] if found else None
             follower.missed = 0 if found else follower.missed + 1
-            duplicate = follower.person is not None and any(follower.person.same_as(f.person) for f in kept
-                                                           if f.person is not None)
-            if duplicate or follower.missed > LOST_FRAMES:
+            person = found[0] if found else None
+            seen.append((np.inf if person is None else follower.person.moved_to(person), follower, person))
+        kept, people = [], []
+        for _, follower, person in sorted(seen, key=lambda s: s[0]):  # the steadiest first
+            if follower.missed > LOST_FRAMES or (person is not None and any(person.same_as(p) for p in people)):
                 self._idle.append(follower.landmarker)
                 continue
-            if follower.person is not None:
-                follower.matrix = follower.person.crop()
+            if person is not None:
+                follower.person, follower.matrix = person, person.crop()
+                people.append(person)
             kept.append(follower)
         self.followers = kept
-        return [f.person for f in kept if f.person is not None]
+        return people
 
     def _find_new(self, rgb: np.ndarray, known: list[_Person]) -> list[_Person]:
         """People in the whole image not among ``known``; each gets a follower. The known are
@@ -182,7 +190,7 @@ class MediaPipeTasksDetector(KeypointDetector):
                 continue
             new.append(person)
             landmarker = self._idle.pop() if self._idle else self._new_follower()
-            self.followers.append(_Follower(landmarker, person.crop(), person=person))
+            self.followers.append(_Follower(landmarker, person.crop(), person))
         return new
 
     def close(self) -> None:
