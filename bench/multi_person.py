@@ -11,7 +11,8 @@ Made for Pose2Sim's Demo_MultiPerson (two people on a treadmill, four cameras, 1
 Per video (frames resized to --width, as video_source does): the frames with at least
 --people people found, the track ids and their frame counts, and the jumps: frames where a
 track's box centre moved more than half the box height since the track's previous frame (an
-id handed to another person shows as one).
+id handed to another person from one frame to the next shows as one); with --log each
+frame's ids and boxes.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from pose3d_ros.tracking import keypoint_box
 from pose3d_ros.video import FrameSource
 
 
-def measure(video: str, detector, width: int, people: int) -> dict:
+def measure(video: str, detector, width: int, people: int, log: bool = False) -> dict:
     frames = FrameSource(video, width)
     found, ids, jumps = 0, Counter(), 0
     last: dict[int, np.ndarray] = {}
@@ -36,6 +37,10 @@ def measure(video: str, detector, width: int, people: int) -> dict:
     while (bgr := frames.read()) is not None:
         detections = detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         found += len(detections) >= people
+        if log:  # id@(box x0, y0, x1, y1) per person
+            print(f"  frame {count}: " + ", ".join(
+                f"{d.track_id}@{tuple(int(v) for v in keypoint_box(d.keypoints, d.confidence))}"
+                for d in sorted(detections, key=lambda d: d.track_id)))
         for det in detections:
             box = keypoint_box(det.keypoints, det.confidence)
             centre = 0.5 * (box[:2] + box[2:])
@@ -55,6 +60,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640, help="resize frames to this width (0: keep)")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=list(BACKENDS))
     parser.add_argument("--backend-option", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--log", action="store_true", help="print each frame's track ids and boxes")
     args = parser.parse_args()
     options = parse_options(args.backend, dict(o.split("=", 1) for o in args.backend_option))
     print(f"{args.backend} {options or ''}, frames {args.width} wide, load average {os.getloadavg()[0]:.1f}")
@@ -62,7 +68,7 @@ def main() -> None:
     for video in args.videos:
         detector = create_detector(args.backend, **options)
         try:
-            r = measure(video, detector, args.width, args.people)
+            r = measure(video, detector, args.width, args.people, args.log)
         finally:
             detector.close()
         total.update(frames=r["frames"], found=r["found"], jumps=r["jumps"])

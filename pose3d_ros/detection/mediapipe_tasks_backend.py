@@ -57,17 +57,20 @@ class _Person:
     def box(self) -> np.ndarray:
         return keypoint_box(self.keypoints, np.ones(len(self.keypoints)))
 
+    def size(self) -> float:
+        """The larger side of the box, in pixels (at least 1)."""
+        return float(max(np.ptp(self.keypoints, axis=0).max(), 1.0))
+
     def same_as(self, other: "_Person") -> bool:
         """Landmarks that coincide, also with left and right swapped (a mirrored fit)."""
-        size = max(np.ptp(self.keypoints, axis=0).max(), np.ptp(other.keypoints, axis=0).max(), 1.0)
         distance = min(np.linalg.norm(self.keypoints[order] - other.keypoints, axis=1).mean()
                        for order in (slice(None), _MIRROR))
-        return bool(distance < DUPLICATE_DISTANCE * size)
+        return bool(distance < DUPLICATE_DISTANCE * max(self.size(), other.size()))
 
     def moved_to(self, other: "_Person") -> float:
         """The distance between the two box centres, in units of this person's size."""
         a, b = self.box(), other.box()
-        return float(np.linalg.norm(a[:2] + a[2:] - b[:2] - b[2:]) / 2 / max(np.ptp(self.keypoints, axis=0).max(), 1.0))
+        return float(np.linalg.norm(a[:2] + a[2:] - b[:2] - b[2:]) / 2 / self.size())
 
     def overlaps(self, other: "_Person") -> bool:
         """Boxes sharing more than NEW_PERSON_OVERLAP of the smaller one."""
