@@ -9,9 +9,10 @@
    on each available device.
 2. Memory: resident set size over 10,000 frames with people coming and going (3 at a time,
    a new track id every 50 frames).
-3. The pipeline on the sample clip at 30 Hz (video_source, keypoint_detector with MediaPipe,
-   lifter), composed in one process and as one process per node (as ``ros2 launch`` runs it):
-   image stamp to /tf arrival latency, and the rates achieved.
+3. The pipeline on the sample clip at 30 Hz (video_source, keypoint_detector with the default
+   backend or ``--backend``, lifter), composed in one process (a thread per node, as
+   pose3d-pipeline runs it) and as one process per node (as ``ros2 launch`` runs it): image
+   stamp to /tf arrival latency, and the rates achieved.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.time import Time  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
+from pose3d_ros.detection import BACKENDS, DEFAULT_BACKEND  # noqa: E402
 from pose3d_ros.geometry import CameraIntrinsics, project  # noqa: E402
 from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
 from pose3d_ros.nodes.camera_msgs import camera_info_msg  # noqa: E402
@@ -133,30 +135,32 @@ def _probe():
     return probe, tf_latency, keypoints, skeletons
 
 
-def pipeline(frames: int = 300) -> dict:
-    from rclpy.executors import SingleThreadedExecutor
-
+def pipeline(backend: str, frames: int = 300) -> dict:
+    """The pipeline composed in one process, as pose3d-pipeline runs it (a thread per node)."""
     from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
-    from pose3d_ros.nodes.pipeline import drain
+    from pose3d_ros.nodes.pipeline import NodeThreads, drain
     from pose3d_ros.nodes.video_source import VideoSourceNode
 
     probe, tf_latency, keypoints, skeletons = _probe()
     source = VideoSourceNode(parameter_overrides=[Parameter("max_frames", value=frames),
                                                   Parameter("rate_hz", value=30.0)])
-    nodes = [source, KeypointDetectorNode(), LifterNode(), probe]
-    executor = SingleThreadedExecutor()
-    for node in nodes:
-        executor.add_node(node)
-    start = time.monotonic()
-    while not source.finished:
-        executor.spin_once(timeout_sec=0.01)
-    seconds = time.monotonic() - start
-    drain(executor, nodes[2])
+    lifter = LifterNode()
+    nodes = [source, KeypointDetectorNode(parameter_overrides=[Parameter("backend", value=backend)]), lifter, probe]
+    threads = NodeThreads(nodes)
+    try:
+        start = time.monotonic()
+        while not source.finished:
+            threads.check()
+            time.sleep(0.01)
+        seconds = time.monotonic() - start
+        drain(lifter, lambda: time.sleep(0.05))
+    finally:
+        threads.stop()
     result = {"images": source.published, "seconds": seconds, "keypoints": len(keypoints),
               "skeletons": len(skeletons), "tf_messages": len(tf_latency),
               "tf_latency_p50_ms": float(np.percentile(tf_latency, 50)) if tf_latency else float("nan"),
               "tf_latency_p95_ms": float(np.percentile(tf_latency, 95)) if tf_latency else float("nan"),
-              "lifter_p50_ms": float(np.percentile(list(nodes[2].diag.latencies_ms), 50))}
+              "lifter_skipped": lifter.diag.counts["skipped"]}
     for node in nodes:
         node.destroy_node()
     return result
@@ -171,7 +175,7 @@ def _wait(condition, seconds: float, what: str, node) -> None:
         rclpy.spin_once(node, timeout_sec=0.05)
 
 
-def pipeline_processes(reliable: bool, frames: int = 300) -> dict:
+def pipeline_processes(backend: str, reliable: bool, frames: int = 300) -> dict:
     """The pipeline as ``ros2 launch`` runs it: one process per node, images and keypoints over DDS;
     ``reliable``: the detector subscribes to images with reliable QoS (the launch file's default)."""
     import subprocess
@@ -186,7 +190,7 @@ def pipeline_processes(reliable: bool, frames: int = 300) -> dict:
 
     probe, tf_latency, keypoints, skeletons = _probe()
     reliability = "reliable" if reliable else "best_effort"
-    workers = [start("lifter"), start("keypoint_detector", f"image_reliability:={reliability}")]
+    workers = [start("lifter"), start("keypoint_detector", f"image_reliability:={reliability}", f"backend:={backend}")]
     try:
         # Ready once the lifter listens to keypoints (besides the probe) and MediaPipe to images.
         _wait(lambda: probe.count_subscribers("keypoints") >= 2 and probe.count_subscribers("image_raw") >= 1
@@ -221,6 +225,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--pipeline-only", action="store_true", help="only the pipeline runs")
+    parser.add_argument("--backend", default=DEFAULT_BACKEND, choices=list(BACKENDS),
+                        help="the pipeline's detector backend")
     args = parser.parse_args(argv)
     rclpy.init()
     try:
@@ -234,15 +240,16 @@ def main(argv: list[str] | None = None) -> None:
         for frames, rss, tracks in [] if args.pipeline_only else memory():
             print(f"memory after {frames:5d} frames: RSS {rss:.1f} MiB, {tracks} tracks held")
         if not args.skip_pipeline:
-            runs = (("one process", pipeline),
-                    ("one process per node, reliable images", lambda: pipeline_processes(True)),
-                    ("one process per node, best-effort images", lambda: pipeline_processes(False)))
+            runs = (("one process", lambda: pipeline(args.backend)),
+                    ("one process per node, reliable images", lambda: pipeline_processes(args.backend, True)),
+                    ("one process per node, best-effort images", lambda: pipeline_processes(args.backend, False)))
             for name, run in runs:
                 r = run()
-                print(f"pipeline at 30 Hz, {name}: {r['images']} images in {r['seconds']:.1f} s, "
+                skipped = f", lifter skipped {r['lifter_skipped']}" if "lifter_skipped" in r else ""
+                print(f"pipeline at 30 Hz, {args.backend}, {name}: {r['images']} images in {r['seconds']:.1f} s, "
                       f"{r['keypoints']} keypoint clouds, {r['skeletons']} skeleton clouds, {r['tf_messages']} "
                       f"TF messages; image stamp to /tf p50 {r['tf_latency_p50_ms']:.1f} ms, "
-                      f"p95 {r['tf_latency_p95_ms']:.1f} ms")
+                      f"p95 {r['tf_latency_p95_ms']:.1f} ms{skipped}")
     finally:
         rclpy.try_shutdown()
 

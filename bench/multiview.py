@@ -140,7 +140,7 @@ def run_pipeline(video: Path, calibration: Path, fps: float, backend: str,
             Parameter("source", value=str(video)), Parameter("camera_info_file", value=str(calibration)),
             Parameter("rate_hz", value=float(fps)), Parameter("use_sim_time", value=True)])
         detector = KeypointDetectorNode(parameter_overrides=[Parameter("backend", value=backend),
-                                                             Parameter("reliable_input", value=True)])
+                                                             Parameter("image_reliability", value="reliable")])
         lifters = []
         for i, params in enumerate(rows.values()):
             lifters.append(LifterNode(

@@ -22,7 +22,8 @@ from collections import defaultdict
 import cv2
 import numpy as np
 
-from .detection import create_detector
+from .detection import BACKENDS, create_detector
+from .detection.registry import parse_options
 from .geometry import CameraIntrinsics
 from .lifting.sequence import lift_recording
 from .metrics import head_to_ankle
@@ -53,13 +54,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--camera-info", default="",
                         help="ROS calibration YAML; without one a 60-degree horizontal field of view is assumed")
     parser.add_argument("--resize-width", type=int, default=640, help="detect on frames this wide (0: as recorded)")
-    parser.add_argument("--backend", default="mediapipe", choices=["mediapipe", "onnx", "replay"])
+    parser.add_argument("--backend", default="mediapipe", choices=list(BACKENDS),
+                        help="detector backend (default: mediapipe, the one person of the README's figures)")
     parser.add_argument("--backend-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="detector constructor option, e.g. file=recorded.npz for the replay backend")
+                        help="detector constructor option, e.g. file=recorded.npz for the replay backend, "
+                             "num_poses=2 for mediapipe_tasks")
     args = parser.parse_args(argv)
     try:
         loaded = load_model(resolve(args.model, "models"))
-        options = dict(o.split("=", 1) for o in args.backend_option)
+        options = parse_options(args.backend, dict(o.split("=", 1) for o in args.backend_option))
         detector = create_detector(args.backend, **options)
         frames = FrameSource(args.video, args.resize_width)
     except (ModelLoadError, OSError, ValueError) as exc:

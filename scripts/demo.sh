@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set everything up (first run: a few minutes) and run the pipeline on the sample clip:
-# video_source -> keypoint_detector (mediapipe) -> lifter, with a preview video and PNG of
+# video_source -> keypoint_detector (mediapipe_tasks) -> lifter, with a preview video and PNG of
 # the 2D overlay beside the 3D skeletons in output/. The clip is played at 15 Hz, half its
 # rate, so that a 2-core machine lifts every frame; -p rate_hz:=0.0 -p fps:=30.0 plays it in
 # real time. Extra arguments go to pose3d-pipeline, e.g. --ros-args -p source:=/path/to/video.mp4

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv with everything pose3d_ros needs on a machine without a ROS 2 distro:
 # torch (CPU), ROS 2 Jazzy wheels, mediapipe, this package and training/ (editable), tf2_msgs built
-# from interfaces/, and the sample clip. Idempotent: a second run only checks.
+# from interfaces/, the MediaPipe Tasks pose model bundle (from the mediapipe wheel's models, into
+# ~/.cache/pose3d_ros) and the sample clip. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${VENV:-.venv}"
@@ -21,4 +22,6 @@ if ! sha256sum --status -c "$stamp" 2>/dev/null; then
   sha256sum requirements.txt setup.py training/pyproject.toml > "$stamp"
 fi
 bash scripts/build_tf2_msgs.sh "$VENV" > /dev/null
+bundle="$("$VENV/bin/python" -m pose3d_ros.detection.mediapipe_bundle)"  # the mediapipe_tasks detector's models
+echo "MediaPipe Tasks pose bundle: $bundle"
 "$VENV/bin/python" scripts/fetch_sample_clip.py

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import cv2
 import numpy as np
@@ -10,7 +9,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 
-from ..detection import BACKENDS, Detection, create_detector
+from ..detection import BACKENDS, DEFAULT_BACKEND, Detection, backend_options, create_detector
+from ..detection.registry import parameters as detector_parameters
 from ..image_encoding import ImageError
 from ..preview import draw_keypoints
 from .camera_msgs import bgr_to_msg, rgb_from_msg
@@ -19,19 +19,10 @@ from .diagnostics import NodeDiagnostics
 from .params import Param, declare
 
 PARAMS = (
-    Param("backend", "mediapipe", "Detector backend: mediapipe (BlazePose, one person, offline), "
-                                  "onnx (a model card: several people) or replay (keypoints from a file)",
-          choices=BACKENDS),
-    Param("model_complexity", 1, "mediapipe model complexity; only 1 ships inside the wheel", range=(0, 2)),
-    Param("min_detection_confidence", 0.5, "mediapipe: minimum person detection score", range=(0.0, 1.0)),
-    Param("min_tracking_confidence", 0.5, "mediapipe: minimum landmark tracking score", range=(0.0, 1.0)),
-    Param("model_card", "", "onnx: JSON model card of the pose model (format in docs/detector.md)"),
-    Param("onnx_threads", 0, "onnx: onnxruntime intra-op threads (0: onnxruntime's default)", range=(0, 1024)),
-    Param("replay_file", "", "replay: .npz of recorded keypoints, one frame per image"),
-    Param("replay_loop", False, "replay: start again at the first frame after the last"),
-    Param("track_min_iou", 0.2, "onnx, replay: minimum IoU of a track's predicted box and a person "
-                                "for the person to keep the track's id", range=(0.0, 1.0)),
-    Param("track_max_missed", 10, "onnx, replay: frames a track survives without its person", range=(0, 100_000)),
+    Param("backend", DEFAULT_BACKEND, "Detector backend: " + "; ".join(f"{b.name} ({b.summary})"
+                                                                        for b in BACKENDS.values()),
+          choices=tuple(BACKENDS)),
+    *(Param(o.name, o.default, o.description, range=o.range) for o in detector_parameters()),
     Param("publish_overlay", False, "Also publish keypoints_overlay (sensor_msgs/Image, bgr8): "
                                     "the image with the skeletons drawn, for debugging", dynamic=True),
     Param("compressed", False, "Subscribe to image_raw/compressed (CompressedImage) instead of image_raw"),
@@ -43,15 +34,6 @@ PARAMS = (
           range=(0.1, 3600.0), dynamic=True),
 )
 
-# backend -> {constructor argument: parameter}
-BACKEND_OPTIONS = {
-    "mediapipe": {"model_complexity": "model_complexity", "min_detection_confidence": "min_detection_confidence",
-                  "min_tracking_confidence": "min_tracking_confidence"},
-    "onnx": {"model_card": "model_card", "threads": "onnx_threads", "track_min_iou": "track_min_iou",
-             "track_max_missed": "track_max_missed"},
-    "replay": {"file": "replay_file", "loop": "replay_loop", "track_min_iou": "track_min_iou",
-               "track_max_missed": "track_max_missed"},
-}
 CAUSES = {"bad_images": "image skipped", "detector_errors": "image skipped"}
 MATCH_PERIOD_S = 0.5  # image_reliability auto: how often the publishers' QoS is looked at
 
@@ -60,14 +42,6 @@ def image_qos(reliable: bool) -> QoSProfile:
     """Keep only the newest image: a slow detector skips frames, never queues them."""
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, durability=DurabilityPolicy.VOLATILE,
                       reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
-
-
-def detector_options(params: dict[str, Any]) -> dict[str, Any]:
-    """The constructor arguments of the chosen backend, from the node's parameters."""
-    backend = params["backend"]
-    if backend not in BACKEND_OPTIONS:
-        raise ValueError(f"unknown detector backend {backend!r}; available: {', '.join(BACKEND_OPTIONS)}")
-    return {arg: params[name] for arg, name in BACKEND_OPTIONS[backend].items()}
 
 
 def overlay(rgb: np.ndarray, detections: list[Detection]) -> np.ndarray:
@@ -84,7 +58,7 @@ class KeypointDetectorNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("keypoint_detector", **kwargs)
         self.p = declare(self, PARAMS, self._apply)
-        self.detector = create_detector(self.p["backend"], **detector_options(self.p))
+        self.detector = create_detector(self.p["backend"], **backend_options(self.p["backend"], self.p))
         self.pub = self.create_publisher(PointCloud2, "keypoints", 10)
         self.overlay_pub = None
         self.people_last_image = 0

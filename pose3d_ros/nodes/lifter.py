@@ -6,7 +6,7 @@ import time
 import torch
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, PointCloud2
 from std_msgs.msg import Header, MultiArrayDimension, UInt32MultiArray
 from visualization_msgs.msg import MarkerArray
@@ -104,7 +104,7 @@ CAUSES = {
     "nonfinite_poses": "a person whose lifted pose is not finite is left out",
 }
 # Event counters; the core's (OnlinePoseEstimator.counts) are added as they are.
-COUNTERS = ("published", "tf_withheld")
+COUNTERS = ("published", "tf_withheld", "skipped")
 
 
 def settings_from_params(p: dict) -> PoseSettings:
@@ -155,7 +155,10 @@ class LifterNode(Node):
         self.tracked_pub = self.create_publisher(UInt32MultiArray, "tracked", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", 10)
         self.tf = self._tf_broadcaster() if self.p["publish_tf"] else None
-        self.create_subscription(PointCloud2, "keypoints", self._on_keypoints, 10)
+        # Newest keypoints only (reliable, keep last 1): a lifter that falls behind skips frames,
+        # counted as ``skipped``, instead of queueing them and adding latency.
+        self._last_sequence = 0
+        self.create_subscription(PointCloud2, "keypoints", self._on_newest_keypoints, QoSProfile(depth=1))
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
         self.diag = NodeDiagnostics(self, inputs={"frames": True, "camera_info": False},
                                     counters=COUNTERS + tuple(self.estimator.counts), causes=CAUSES,
@@ -196,6 +199,15 @@ class LifterNode(Node):
             self.intrinsics = intrinsics_from_msg(msg)
         except ValueError as exc:
             self.diag.reject("bad_camera_info", str(exc))
+
+    def _on_newest_keypoints(self, msg: PointCloud2, info: dict) -> None:
+        """Count the messages the queue of one replaced (gaps in the publisher's sequence
+        numbers; one publisher assumed, rmws without the numbers count none), then lift."""
+        sequence = info.get("publication_sequence_number") or 0
+        if self._last_sequence and sequence > self._last_sequence + 1:
+            self.diag.count("skipped", sequence - self._last_sequence - 1)
+        self._last_sequence = sequence
+        self._on_keypoints(msg)
 
     def _on_keypoints(self, msg: PointCloud2) -> None:
         start = time.perf_counter()

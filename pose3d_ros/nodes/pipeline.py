@@ -3,12 +3,18 @@
 The stand-in for ``ros2 launch pose3d_ros pipeline.launch.py`` where launch_ros is not
 installed (ROS 2 from PyPI wheels). Same nodes, same config/pipeline.yaml, same
 ``--ros-args`` (e.g. ``--ros-args -p source:=clip.mp4 -p device:=cpu``).
+
+Each node spins on a thread of its own, as it would in a process of its own: the video
+source's timer keeps real time while the detector works (MediaPipe releases the GIL), and the
+detector, once free, takes the newest image.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
+from collections.abc import Callable
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -23,6 +29,7 @@ from .run import init, starting
 from .video_source import VideoSourceNode
 
 DRAIN_S = 1.0  # after the source ends, stop once the lifter has been idle this long
+SPIN_S = 0.05  # longest wait of a node's executor for work, so that its thread notices a stop
 
 
 def build_nodes(preview: bool = False) -> list[Node]:
@@ -33,11 +40,50 @@ def build_nodes(preview: bool = False) -> list[Node]:
     return nodes
 
 
-def drain(executor: SingleThreadedExecutor, lifter: LifterNode) -> None:
-    """Spin until the lifter has been idle for DRAIN_S (what was in flight is handled)."""
+class NodeThreads:
+    """Spins each node with an executor of its own on a thread of its own until stop(); a
+    callback's exception stops them all and is raised again by check()."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self._stop = threading.Event()
+        self._error: Exception | None = None
+        self._threads = [threading.Thread(target=self._spin, args=(node,), name=node.get_name(), daemon=True)
+                         for node in nodes]
+        for thread in self._threads:
+            thread.start()
+
+    def _spin(self, node: Node) -> None:
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        try:
+            while rclpy.ok() and not self._stop.is_set():
+                executor.spin_once(timeout_sec=SPIN_S)
+        except ExternalShutdownException:
+            pass
+        except Exception as exc:  # handed to the main thread by check()
+            self._error = exc
+            self._stop.set()
+        finally:
+            executor.shutdown()
+
+    def check(self) -> None:
+        """Raise the exception a callback raised, if any."""
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        """Stop spinning and wait for the callbacks in progress to end."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def drain(lifter: LifterNode, step: Callable[[], None]) -> None:
+    """Call ``step`` (spin, or wait while threads spin) until the lifter has been idle for
+    DRAIN_S: what was in flight is handled."""
     seen, idle_since = -1, time.monotonic()
     while rclpy.ok():
-        executor.spin_once(timeout_sec=0.05)
+        step()
         frames = lifter.diag.counts["frames"]
         if frames != seen:
             seen, idle_since = frames, time.monotonic()
@@ -45,11 +91,21 @@ def drain(executor: SingleThreadedExecutor, lifter: LifterNode) -> None:
             return
 
 
-def spin_until_done(executor: SingleThreadedExecutor, source: VideoSourceNode, lifter: LifterNode) -> None:
-    """Spin until the source has ended, then drain the lifter."""
-    while rclpy.ok() and not source.finished:
-        executor.spin_once(timeout_sec=0.05)
-    drain(executor, lifter)
+def run_until_done(nodes: list[Node], source: VideoSourceNode, lifter: LifterNode) -> None:
+    """Spin ``nodes`` on their threads until the source has ended and the lifter is drained."""
+    threads = NodeThreads(nodes)
+
+    def step() -> None:
+        threads.check()
+        time.sleep(SPIN_S)
+
+    try:
+        while rclpy.ok() and not source.finished:
+            step()
+        drain(lifter, step)
+    finally:
+        threads.stop()
+    threads.check()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -66,10 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with starting("the pipeline"):
             nodes = build_nodes(args.preview)
-        executor = SingleThreadedExecutor()
-        for node in nodes:
-            executor.add_node(node)
-        spin_until_done(executor, nodes[0], nodes[2])
+        run_until_done(nodes, nodes[0], nodes[2])
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -19,7 +19,7 @@ def _person(cx: float, cy: float, track_id: int = -1) -> Detection:
 
 
 def test_unknown_backend_and_refused_mediapipe_complexity():
-    with pytest.raises(ValueError, match="available: mediapipe, onnx, replay"):
+    with pytest.raises(ValueError, match="available: mediapipe_tasks, mediapipe, onnx, replay"):
         create_detector("openpose")
     for complexity in (0, 2):
         with pytest.raises(ValueError, match="download"):

@@ -2,6 +2,7 @@
 published; plus its pure helpers. Uses the replay backend (no model) for speed."""
 from __future__ import annotations
 
+import inspect
 import time
 
 import cv2
@@ -14,10 +15,10 @@ from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
-from pose3d_ros.detection import Detection
+from pose3d_ros.detection import BACKENDS, Detection, backend_options
 from pose3d_ros.detection.replay_backend import save_replay
 from pose3d_ros.nodes.clouds import from_cloud, keypoints_from_cloud, keypoints_to_cloud
-from pose3d_ros.nodes.keypoint_detector import PARAMS, KeypointDetectorNode, detector_options, overlay
+from pose3d_ros.nodes.keypoint_detector import PARAMS, KeypointDetectorNode, overlay
 from pose3d_ros.skeleton import COCO17
 
 DEADLINE_S = 30.0  # generous: the machine is shared; tests wait for conditions, not for time
@@ -109,17 +110,21 @@ def test_bad_images_are_skipped_counted_and_the_node_keeps_going(ros, tmp_path, 
     assert node.diag.counts["images"] == len(bad) + 1 and node.diag.counts["bad_images"] == len(bad)
 
 
-def test_detector_options_pick_the_backends_arguments():
-    params = {p.name: p.default for p in PARAMS}
-    assert detector_options(params) == {"model_complexity": 1, "min_detection_confidence": 0.5,
-                                        "min_tracking_confidence": 0.5}
-    params.update(backend="replay", replay_file="k.npz")
-    assert detector_options(params) == {"file": "k.npz", "loop": False, "track_min_iou": 0.2,
-                                        "track_max_missed": 10}
-    assert set(detector_options(dict(params, backend="onnx"))) == {"model_card", "threads", "track_min_iou",
-                                                                  "track_max_missed"}
-    with pytest.raises(ValueError, match="unknown detector backend"):
-        detector_options(dict(params, backend="nope"))
+def test_every_backend_option_is_a_declared_parameter_and_a_constructor_argument():
+    declared = {p.name: p.default for p in PARAMS}
+    assert declared["backend"] in BACKENDS
+    for backend in BACKENDS.values():
+        accepted = inspect.signature(backend.load().__init__).parameters
+        for argument, option in backend.arguments:
+            assert option in declared, f"{backend.name}: {option} is not declared by the node"
+            assert argument in accepted, f"{backend.name}: {argument} is not an argument of {backend.factory}"
+            # The constructor's own default is the parameter's: a node and a direct call agree.
+            assert accepted[argument].default in (declared[option], inspect.Parameter.empty), (backend.name, argument)
+    assert backend_options("replay", dict(declared, replay_file="k.npz")) == {
+        "file": "k.npz", "loop": False, "track_min_iou": 0.2, "track_max_missed": 10}
+    assert backend_options("mediapipe_tasks", declared)["num_poses"] == 4
+    with pytest.raises(ValueError, match="unknown detector backend 'nope'"):
+        backend_options("nope", declared)
 
 
 def test_keypoint_codec_round_trip_and_overlay():

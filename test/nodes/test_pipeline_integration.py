@@ -22,7 +22,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from pose3d_ros.nodes.clouds import skeletons_from_cloud
 from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
 from pose3d_ros.nodes.lifter import LifterNode
-from pose3d_ros.nodes.pipeline import drain
+from pose3d_ros.nodes.pipeline import drain, run_until_done
 from pose3d_ros.nodes.video_source import VideoSourceNode
 from pose3d_ros.resources import sample_clip
 from pose3d_ros.skeleton import H36M17
@@ -52,10 +52,15 @@ def _stamp(header) -> tuple[int, int]:
     return header.stamp.sec, header.stamp.nanosec
 
 
-def _check_outputs(probe: Probe, image_stamps: set) -> None:
-    # One skeleton message per processed image, with that image's stamp and frame_id.
+def _check_outputs(probe: Probe, image_stamps: set, lifter: LifterNode) -> None:
+    # One skeleton message per keypoints message the lifter took (it skips, and counts, the ones
+    # a newer message replaced), with that image's stamp and frame_id.
     assert len(probe.keypoints) >= FRAMES // 3, f"detector processed only {len(probe.keypoints)} images"
-    assert [_stamp(m.header) for m in probe.skeletons] == [_stamp(m.header) for m in probe.keypoints]
+    keypoint_stamps = [_stamp(m.header) for m in probe.keypoints]
+    skeleton_stamps = [_stamp(m.header) for m in probe.skeletons]
+    assert len(skeleton_stamps) + lifter.diag.counts["skipped"] == len(keypoint_stamps)
+    assert set(skeleton_stamps) <= set(keypoint_stamps)
+    assert sorted(skeleton_stamps, key=keypoint_stamps.index) == skeleton_stamps
     assert all(_stamp(m.header) in image_stamps for m in probe.skeletons)
     assert {m.header.frame_id for m in probe.skeletons} == {FRAME_ID}
 
@@ -107,27 +112,16 @@ def _check_outputs(probe: Probe, image_stamps: set) -> None:
                 assert len(marker.points) == len(marker.colors) == 2 * len(H36M17.bones)
 
 
-def _spin_with_deadline(executor, source, lifter) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    executor.spin_once(timeout_sec=0.0)
-    while not source.finished and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.05)
-    assert source.finished, "the source did not finish in time"
-    drain(executor, lifter)
-
-
 def test_composed_pipeline_on_sample_clip(ros):
+    # As pose3d-pipeline runs it: each node on a thread of its own; the source paces itself.
     source = VideoSourceNode(parameter_overrides=[Parameter("max_frames", value=FRAMES),
                                                   Parameter("rate_hz", value=15.0)])
     nodes = [source, KeypointDetectorNode(), LifterNode(), Probe()]
-    executor = SingleThreadedExecutor()
-    for node in nodes:
-        executor.add_node(node)
     try:
-        _spin_with_deadline(executor, source, nodes[2])
+        run_until_done(nodes, source, nodes[2])
         probe = nodes[3]
         assert source.published == FRAMES
-        _check_outputs(probe, {_stamp(h) for h in probe.images})
+        _check_outputs(probe, {_stamp(h) for h in probe.images}, nodes[2])
     finally:
         for node in nodes:
             node.destroy_node()
@@ -150,8 +144,8 @@ def test_source_in_separate_process(ros):
         assert proc.poll() == 0, f"video_source failed or timed out:\n{proc.communicate(timeout=5)[0]}"
         # The images came from the other process's node, over DDS.
         assert probe.images and len(probe.images) <= FRAMES
-        drain(executor, lifter)
-        _check_outputs(probe, {_stamp(h) for h in probe.images})
+        drain(lifter, lambda: executor.spin_once(timeout_sec=0.05))
+        _check_outputs(probe, {_stamp(h) for h in probe.images}, lifter)
     finally:
         if proc.poll() is None:
             proc.kill()
