@@ -108,7 +108,7 @@ def run_pipeline(video: Path, calibration: Path, fps: float, backend: str,
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import PointCloud2
 
-    from pose3d_ros.nodes.clouds import from_cloud, people_rows
+    from pose3d_ros.nodes.clouds import keypoints_from_cloud, skeletons_from_cloud
     from pose3d_ros.nodes.keypoint_detector import KeypointDetectorNode
     from pose3d_ros.nodes.lifter import LifterNode
     from pose3d_ros.nodes.video_source import VideoSourceNode
@@ -125,14 +125,12 @@ def run_pipeline(video: Path, calibration: Path, fps: float, backend: str,
             return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
 
         def on_keypoints(msg):
-            keypoints[stamp_ns(msg)] = {tid: (np.stack([r["x"], r["y"]], -1).astype(np.float64),
-                                              r["confidence"].astype(np.float64))
-                                        for tid, r in people_rows(from_cloud(msg)).items()}
+            keypoints[stamp_ns(msg)] = {p.track_id: (np.nan_to_num(p.keypoints), p.confidence)  # unseen: conf 0
+                                        for p in keypoints_from_cloud(msg).people}
 
         def on_skeletons(i):
             def callback(msg):
-                skeletons[i][stamp_ns(msg)] = {tid: np.stack([r["x"], r["y"], r["z"]], -1).astype(np.float64)
-                                               for tid, r in people_rows(from_cloud(msg)).items()}
+                skeletons[i][stamp_ns(msg)] = {s.track_id: s.joints for s in skeletons_from_cloud(msg)}
             return callback
 
         probe.create_subscription(PointCloud2, "keypoints", on_keypoints, 100)
