@@ -232,7 +232,8 @@ class OnlinePoseEstimator:
     def _place_and_check(self, person: Person3D, track: _Track, pose: np.ndarray, translation: np.ndarray | None,
                          stamp: float, metric: bool) -> Skeleton3D | None:
         s = self.settings
-        estimate = track.bones.estimate()
+        # The lengths the pose was given: the fitting stage's when it ran, else the track's estimate.
+        estimate = track.fitter.bone_lengths() if track.fitter is not None else track.bones.estimate()
         translation, positions, sev = self._assess(translation, track, pose, stamp, metric, estimate)
         bad = violated(sev)
         failed = tuple(name for name in CHECKS if bad[name].any())

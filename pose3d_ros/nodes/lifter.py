@@ -51,14 +51,15 @@ PARAMS = (
           dynamic=True),
     Param("bone_length_refinement", True,
           "Rescale bones to the track's bone lengths estimated online from its whole history", dynamic=True),
-    Param("refiner_model", "refiner_tpnet.json",
+    Param("refiner_model", "",
           "Model card of a causal TP-Net-style refiner trained on this lifter's outputs, applied after it "
-          "(absolute, or a file in models/; empty: none; the default was trained for the default model)"),
-    Param("pose_source", "model", "Where each person's 3D comes from: model (the learned lifter), detector (the "
+          "(absolute, or a file in models/; empty: none, the default: on real video it made the 3D worse; "
+          "refiner_tpnet.json was trained for lifter_articulated)"),
+    Param("pose_source", "fused", "Where each person's 3D comes from: model (the learned lifter), detector (the "
           "detector's own 3D, e.g. MediaPipe world landmarks; the model for people without it) or fused "
           "(their weighted mean, fusion_weight)", choices=SOURCES),
     Param("fusion_weight", 0.5, "pose_source fused: share of the detector's 3D (0..1)", range=(0.0, 1.0)),
-    Param("fitting", False, "Kinematic fitting stage: track bone lengths, turn bones towards the confident 2D "
+    Param("fitting", True, "Kinematic fitting stage: track bone lengths, turn bones towards the confident 2D "
           "keypoints, respect elbow/knee limits, smooth causally (docs/lifter.md)"),
     Param("keypoint_sd_px", 8.0, "fitting: 2D keypoint noise (pixels) of a joint at confidence 1",
           range=(0.1, 1000.0)),

@@ -56,7 +56,8 @@ def test_streaming_replay_equals_offline_evaluation(sequences, one_torch_thread)
 
     defaults = {p.name: p.default for p in PARAMS}
     estimator = OnlinePoseEstimator(OnlineLifter(load_model(MODEL), "cpu"),
-                                    settings_from_params(dict(defaults, bone_length_refinement=False)))
+                                    settings_from_params(dict(defaults, bone_length_refinement=False, fitting=False,
+                                                              pose_source="model")))
     cam = sequences[0].intrinsics  # one camera: the same intrinsics for all three
     streamed = np.zeros((len(sequences), FRAMES, 17, 3))
     roots = np.zeros((len(sequences), FRAMES, 3))

@@ -189,7 +189,9 @@ def make_lifter(oracle_card):
     rigs = []
 
     def make(**params) -> LifterRig:
-        overrides = dict(model=str(oracle_card), refiner_model="", device="cpu", **params)
+        # The oracle lifter alone (no fitting stage), so placements are exact.
+        overrides = dict(model=str(oracle_card), refiner_model="", device="cpu", pose_source="model", fitting=False,
+                         **params)
         rigs.append(LifterRig(LifterNode(parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()])))
         return rigs[-1]
 

@@ -76,12 +76,15 @@ class Rig:
         self.info_pub.publish(camera_info_msg(CAM, Header(frame_id=FRAME)))
         self.spin_until(lambda: self.lifter.intrinsics is not None)
 
-    def send(self, stamp: float, people: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Publish one keypoints cloud (track id -> (pixels, confidence)); wait until handled."""
+    def send(self, stamp: float, people: dict[int, tuple[np.ndarray, np.ndarray]],
+             world: dict[int, np.ndarray] | None = None) -> None:
+        """Publish one keypoints cloud (track id -> (pixels, confidence), and the detector's 3D
+        of some); wait until handled."""
         ns = round(stamp * 1e9)
         header = Header(stamp=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=FRAME)
         handled = self.lifter.diag.counts["frames"] + 1
-        self.kp_pub.publish(keypoints_to_cloud(header, [PersonKeypoints(tid, uv, conf)
+        world = world or {}
+        self.kp_pub.publish(keypoints_to_cloud(header, [PersonKeypoints(tid, uv, conf, world.get(tid))
                                                         for tid, (uv, conf) in people.items()]))
         self.spin_until(lambda: self.lifter.diag.counts["frames"] >= handled)
         if self.lifter.diag.counts["published"] > len(self.skeletons):  # an output is on its way
@@ -109,11 +112,29 @@ def ros():
 
 @pytest.fixture
 def rig(ros, oracle_card):
+    # The oracle lifter alone (no fitting stage), so placements are exact.
     rig = Rig(LifterNode(parameter_overrides=[Parameter("model", value=str(oracle_card)),
-                                              Parameter("refiner_model", value=""),  # trained for another lifter
-                                              Parameter("device", value="cpu")]))
+                                              Parameter("device", value="cpu"), Parameter("fitting", value=False),
+                                              Parameter("pose_source", value="model")]))
     yield rig
     rig.close()
+
+
+def test_default_chain_places_the_detectors_3d_fitted_to_the_2d(ros, oracle_card, standing_pose, make_person):
+    """Defaults: the detector's 3D fused with the lifter's, fitted: placed near the truth, lengths held."""
+    rig = Rig(LifterNode(parameter_overrides=[Parameter("model", value=str(oracle_card)),
+                                              Parameter("device", value="cpu")]))
+    try:
+        rig.camera_info()
+        uv, conf = make_person()
+        world = standing_pose + np.random.default_rng(0).normal(0, 0.01, (17, 3))
+        for k in range(10):
+            rig.send(1.0 + k / 30, {3: (uv, conf)}, world={3: world - world[0]})
+        joints = rig.last_people()[3].joints
+        assert rig.lifter.diag.counts["no_detector_3d"] == 0 and rig.lifter.diag.counts["unfitted"] == 0
+        assert np.linalg.norm(joints - (standing_pose + T), axis=-1).mean() < 0.05
+    finally:
+        rig.close()
 
 
 @pytest.fixture
