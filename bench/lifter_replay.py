@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--subjects", nargs="+", default=["S9", "S11"])
     parser.add_argument("--cameras", nargs="+", default=None, help="camera ids (default: all four)")
+    parser.add_argument("--input", default="gt", choices=("gt", "sh"),
+                        help="2D keypoints: ground truth or Stacked Hourglass detections (confidence 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # as LifterNode
     plain = {"fitting": False, "bone_length_refinement": False}
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         refiner = load_refiner(args.refiner).model
         configs.update({"+ refiner": (plain, refiner),
                         "+ refiner + bone lengths": (dict(plain, bone_length_refinement=True), refiner)})
-    seqs = load_h36m(Path(args.data_root) / "h36m", tuple(args.subjects))
+    seqs = load_h36m(Path(args.data_root) / "h36m", tuple(args.subjects), args.input)
     cameras = args.cameras or sorted({s.camera for s in seqs})
     start = time.time()
     outputs = {name: [] for name in configs}
@@ -140,7 +142,8 @@ def main(argv: list[str] | None = None) -> None:
             for key, n in counts[name].items():
                 totals[name][key] = totals[name].get(key, 0) + n
         print(f"camera {camera}: {len(cam_seqs)} sequences, {time.time() - start:.0f} s", file=sys.stderr, flush=True)
-    print(f"Human3.6M {' '.join(args.subjects)}, cameras {' '.join(cameras)}, ground-truth 2D, streamed at 50 Hz "
+    kind = "ground-truth 2D" if args.input == "gt" else "Stacked Hourglass 2D"
+    print(f"Human3.6M {' '.join(args.subjects)}, cameras {' '.join(cameras)}, {kind}, streamed at 50 Hz "
           f"({H36M_MISSING_NOTE}); model {Path(args.model).name}\n")
     print("| configuration | frames | P1 mm | MPJVE mm | bone-length std mm | root position error mm | "
           + " | ".join(f"{c} %" for c in CHECKS) + " |")
