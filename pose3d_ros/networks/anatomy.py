@@ -29,6 +29,7 @@ from torch import nn
 
 from ..skeleton import H36M17, bones_of
 from .shape_check import input_shape
+from .tcn import DilatedTrunk
 
 
 def compose_bones(lengths: torch.Tensor, directions: torch.Tensor, child: list[int], parent: list[int]) -> torch.Tensor:
@@ -43,42 +44,6 @@ def compose_bones(lengths: torch.Tensor, directions: torch.Tensor, child: list[i
 
 def _conv_bn(c_in: int, c_out: int, width: int, **kw) -> tuple[nn.Conv1d, nn.BatchNorm1d]:
     return nn.Conv1d(c_in, c_out, width, bias=False, **kw), nn.BatchNorm1d(c_out, momentum=0.1)
-
-
-class _DilatedTrunk(nn.Module):
-    """The bottom sub-network: VideoPose3D's dilated TCN returning every layer's features."""
-
-    def __init__(self, in_channels: int, channels: int, filter_widths: tuple[int, ...], causal: bool,
-                 dropout: float, score_channels: int = 0) -> None:
-        super().__init__()
-        self.filter_widths, self.causal = filter_widths, causal
-        self.drop = nn.Dropout(dropout)
-        self.expand, self.expand_bn = _conv_bn(in_channels, channels, filter_widths[0])
-        self.score, self.score_bn = (_conv_bn(score_channels, channels, filter_widths[0]) if score_channels
-                                     else (None, None))
-        convs, bns, self.pads = [], [], []
-        dilation = filter_widths[0]
-        for k, width in enumerate(filter_widths[1:]):
-            c_in = 2 * channels if (k == 0 and score_channels) else channels
-            for conv, bn in (_conv_bn(c_in, channels, width, dilation=dilation), _conv_bn(channels, channels, 1)):
-                convs.append(conv)
-                bns.append(bn)
-            self.pads.append((width - 1) * dilation // 2)
-            dilation *= width
-        self.convs, self.bns = nn.ModuleList(convs), nn.ModuleList(bns)
-
-    def forward(self, x: torch.Tensor, scores: torch.Tensor | None) -> list[torch.Tensor]:
-        x = self.drop(F.relu(self.expand_bn(self.expand(x))))
-        feats = [x]
-        if self.score is not None:  # implicit attention: [h, h * g(scores)]
-            x = torch.cat([x, x * self.drop(F.relu(self.score_bn(self.score(scores))))], dim=1)
-        for i, pad in enumerate(self.pads):
-            start = 2 * pad if self.causal else pad
-            res = feats[-1][:, :, start: feats[-1].shape[2] - 2 * pad + start]
-            x = self.drop(F.relu(self.bns[2 * i](self.convs[2 * i](x))))
-            x = res + self.drop(F.relu(self.bns[2 * i + 1](self.convs[2 * i + 1](x))))
-            feats.append(x)
-        return feats
 
 
 class _StackedStage(nn.Module):
@@ -154,7 +119,7 @@ class AnatomyAwareModel(nn.Module):
         bones = len(self.child)
         kp = in_features - 1 if visibility else in_features
         self.kp_features = kp
-        self.trunk = _DilatedTrunk(num_joints_in * kp, channels, self.filter_widths, causal, dropout,
+        self.trunk = DilatedTrunk(num_joints_in * kp, channels, self.filter_widths, causal, dropout,
                                    num_joints_in if visibility else 0)
         self.trunk_shrink = nn.Conv1d(channels, 3 * bones, 1)
         self.stages = nn.ModuleList(_StackedStage(bones, channels, self.filter_widths, causal, dropout)
@@ -202,7 +167,7 @@ class AnatomyAwareModel(nn.Module):
         n_out = t - self.receptive_field + 1
         kp = x[..., :self.kp_features]
         scores = x[..., -1].permute(0, 2, 1) if self.visibility else None
-        feats = self.trunk(kp.reshape(b, t, -1).permute(0, 2, 1), scores)
+        feats = self.trunk.features(kp.reshape(b, t, -1).permute(0, 2, 1), scores)
         directions = [self.trunk_shrink(feats[-1]).permute(0, 2, 1).reshape(b * n_out, -1)]
         window = self._window_features(feats[:-1], n_out) if self.stages else []
         for stage in self.stages:  # back-propagation blocked between sub-networks
