@@ -39,12 +39,13 @@ def main() -> None:
     calibration = CameraIntrinsics.from_yaml(resolve(args.calibration, "config"))
     detector = create_detector("mediapipe")
     lifter = OnlineLifter(load_model(resolve(args.model, "models")), "cpu")
-    poses, depths, index = [], [], 0
+    poses, depths, index, tracks = [], [], 0, {}
     while (frame := frames.read()) is not None:
         cam = calibration.scaled_to(frame.shape[1], frame.shape[0])
         people = [PersonKeypoints(d.track_id, d.keypoints.astype(float), d.confidence.astype(float))
                   for d in detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))]
-        for person in lifter.update(index / frames.fps, people, cam):
+        states = [tracks.setdefault(p.track_id, lifter.new_track()) for p in people]
+        for person in lifter.update(index / frames.fps, people, cam, states):
             poses.append(person.joints)
             if person.translation is not None:
                 depths.append(person.translation[2])

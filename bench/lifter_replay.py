@@ -43,18 +43,20 @@ from training.data import H36M_MISSING_NOTE, load_h36m, model_inputs  # noqa: E4
 
 
 class SharedLifter:
-    """Lifts each frame once for all configurations (the estimators never modify the result)."""
+    """Lifts each frame once for all configurations (the estimators never modify the result),
+    with track states of its own, by track id, in place of each estimator's."""
 
     def __init__(self, lifter: OnlineLifter) -> None:
-        self.lifter, self.stamp, self.out = lifter, None, []
+        self.lifter, self.stamp, self.out, self.tracks = lifter, None, [], {}
 
-    def update(self, stamp, people, intrinsics):
+    def new_track(self) -> None:
+        return None
+
+    def update(self, stamp, people, intrinsics, tracks):
         if stamp != self.stamp:
-            self.stamp, self.out = stamp, self.lifter.update(stamp, people, intrinsics)
+            states = [self.tracks.setdefault(p.track_id, self.lifter.new_track()) for p in people]
+            self.stamp, self.out = stamp, self.lifter.update(stamp, people, intrinsics, states)
         return self.out
-
-    def forget(self, track_ids) -> None:
-        self.lifter.forget(track_ids)
 
 
 def cloud(k: int, seqs: list) -> object:

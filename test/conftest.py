@@ -126,6 +126,24 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+class _TrackedLifter:
+    """An OnlineLifter with its track states kept by track id, as OnlinePoseEstimator keeps them:
+    ``update(stamp, people, intrinsics)``; ``tracks[id]`` is that track's LiftTrack."""
+
+    def __init__(self, lifter) -> None:
+        self.lifter, self.tracks = lifter, {}
+
+    def update(self, stamp, people, intrinsics):
+        states = [self.tracks.setdefault(p.track_id, self.lifter.new_track()) for p in people]
+        return self.lifter.update(stamp, people, intrinsics, states)
+
+
+@pytest.fixture(scope="session")
+def tracked() -> Callable:
+    """``tracked(lifter)``: the OnlineLifter with per-track states kept by id (``.tracks``, ``.lifter``)."""
+    return _TrackedLifter
+
+
 @pytest.fixture(scope="session")
 def save_oracle_lifter(standing_pose) -> Callable[..., Path]:
     """``save_oracle_lifter(path, causal=True, **card)``: saves a tiny lifter whose output is

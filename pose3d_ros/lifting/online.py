@@ -1,6 +1,9 @@
 """Online lifting: per-track causal buffers of 2D keypoints, one batched step for all tracks.
 
-Each track keeps the last ``receptive_field`` frames of focal-normalised keypoints. A new
+The lifter holds no tracks: each track's state (:class:`LiftTrack`, from
+:meth:`OnlineLifter.new_track`) belongs to the caller, which keeps one per person
+(:class:`~.online_pose.OnlinePoseEstimator` in its own per-track registry) and drops it with
+the person. A track keeps the last ``receptive_field`` frames of focal-normalised keypoints. A new
 track is padded by repeating its first frame, as in training (edge padding), so it gets a
 pose from its first frame on. The network runs frame by frame (streaming_tcn: one new
 column per layer instead of the whole receptive field), with the same outputs as the model
@@ -8,14 +11,14 @@ on the buffer. The root-relative output is placed in the camera frame by solving
 translation against the 2D keypoints.
 
 Device: ``cuda`` runs in fp16; any CUDA failure (out of memory, a lost device, no CUDA at
-all) moves the lifter to the CPU in fp32 for good, with one warning; the tracks' states are
-rebuilt from their buffers.
+all) moves the lifter to the CPU in fp32 for good, with one warning; each track's state is
+rebuilt from its buffer when the track is next lifted.
 """
 from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,10 +46,14 @@ class Person3D:
 
 
 @dataclass
-class _Track:
+class LiftTrack:
+    """One track's lifting state: its input buffer, last stamp and network state (built for the
+    lifter's ``epoch``: a device change makes it stale)."""
+
     buffer: deque
-    last_stamp: float
+    last_stamp: float | None = None
     state: StreamState | None = None
+    epoch: int = 0
 
 
 class OnlineLifter:
@@ -70,7 +77,7 @@ class OnlineLifter:
         self.in_features, self.min_confidence = loaded.model.in_features, min_confidence
         self.receptive_field = loaded.receptive_field
         self.track_gap_s = track_gap_s
-        self.tracks: dict[int, _Track] = {}
+        self.epoch = 0  # bumped when the device changes: every track's state is then stale
         self.device = choose_device(device)
         try:
             self.stream = self._stream_on(self.device)
@@ -82,63 +89,67 @@ class OnlineLifter:
         stream = FramewiseStream if self.receptive_field == 1 else StreamingTemporalConv
         return stream(self.model, device, dtype)
 
-    def _fall_back_to_cpu(self, exc: BaseException, pending: list[_Track] = ()) -> None:
-        """Continue on the CPU; every track's state is rebuilt from its buffer (less the
-        newest frame for the ``pending`` tracks, whose step failed)."""
+    def _fall_back_to_cpu(self, exc: BaseException) -> None:
+        """Continue on the CPU; tracks rebuild their state from their buffers (_run)."""
         self.warn(f"CUDA failed ({type(exc).__name__}: {exc}); lifting on the CPU from now on")
         self.device = "cpu"
         self.stream = self._stream_on("cpu")
-        for track in self.tracks.values():
-            frames = torch.from_numpy(np.stack(track.buffer).reshape(len(track.buffer), -1))
-            track.state = self.stream.init_state(frames[0])
-            for frame in frames[1:-1] if any(t is track for t in pending) else frames[1:]:
-                self.stream.step([track.state], frame[None])
+        self.epoch += 1
 
-    def _step(self, tracks: list[_Track], frames: np.ndarray) -> np.ndarray:
+    def new_track(self) -> LiftTrack:
+        """A fresh track state, for :meth:`update`."""
+        return LiftTrack(deque(maxlen=self.receptive_field), epoch=self.epoch)
+
+    def _step(self, tracks: list[LiftTrack], frames: np.ndarray) -> np.ndarray:
         """Push each track's newest frame (B, 17, F); returns root-relative poses (B, 17, 3)."""
         try:
             out = self._run(tracks, frames)
         except RuntimeError as exc:  # includes torch.cuda.OutOfMemoryError
             if self.device == "cpu":
                 raise
-            self._fall_back_to_cpu(exc, tracks)
+            self._fall_back_to_cpu(exc)
             out = self._run(tracks, frames)
         return out - out[:, :1]
 
-    def _run(self, tracks: list[_Track], frames: np.ndarray) -> np.ndarray:
+    def _run(self, tracks: list[LiftTrack], frames: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(frames.reshape(len(frames), -1).astype(np.float32))
         for track, frame in zip(tracks, x):
-            if track.state is None:
+            if track.state is None:  # a new track: its buffer repeats this frame
                 track.state = self.stream.init_state(frame)
+            elif track.epoch != self.epoch:  # built on another device: replay the buffer but the newest
+                past = torch.from_numpy(np.stack(track.buffer).reshape(len(track.buffer), -1).astype(np.float32))
+                track.state = self.stream.init_state(past[0])
+                for old in past[1:-1]:
+                    self.stream.step([track.state], old[None])
+            track.epoch = self.epoch
         with torch.no_grad():
             return self.stream.step([t.state for t in tracks], x).float().cpu().numpy().astype(np.float64)
 
-    def _track_for(self, person: PersonKeypoints, stamp: float) -> tuple[_Track, bool]:
-        track = self.tracks.get(person.track_id)
-        if track is not None and not (0.0 <= stamp - track.last_stamp <= self.track_gap_s):
-            track = None  # gap, or stamps going backwards (a looping bag): restart the track
-        new = track is None
-        if new:
-            track = _Track(deque(maxlen=self.receptive_field), stamp)
-            self.tracks[person.track_id] = track
+    def _continue(self, track: LiftTrack, stamp: float) -> bool:
+        """Restart the track after a gap or a stamp going backwards (a looping bag); True when it
+        starts with this frame."""
+        if track.buffer and not (0.0 <= stamp - track.last_stamp <= self.track_gap_s):
+            track.buffer.clear()
+            track.state = None
         track.last_stamp = stamp
-        return track, new
+        return not track.buffer
 
-    def update(self, stamp: float, people: list[PersonKeypoints],
-               intrinsics: CameraIntrinsics) -> list[Person3D]:
-        """Add one frame of keypoints (stamp in seconds) and return the lifted people.
+    def update(self, stamp: float, people: Sequence[PersonKeypoints], intrinsics: CameraIntrinsics,
+               tracks: Sequence[LiftTrack]) -> list[Person3D]:
+        """Add one frame of keypoints (stamp in seconds) to each person's track state
+        (``tracks[i]`` is ``people[i]``'s) and return the lifted people.
 
         Non-finite keypoints get confidence 0 and are replaced by the track's previous value
-        (or the mean of the finite joints); a person with no finite joint is skipped.
-        Callers bound memory with :meth:`forget`.
+        (or the mean of the finite joints); a person with no finite joint is skipped (its
+        track is left as it was).
         """
-        tracks, frames, points, kept, new_segments = [], [], [], [], []
-        for person in people:
+        stepped, frames, points, kept, new_segments = [], [], [], [], []
+        for person, track in zip(people, tracks, strict=True):
             finite = np.all(np.isfinite(person.keypoints), axis=-1)
             if not finite.any():
                 continue
             uv = normalize_with_intrinsics(np.where(finite[:, None], person.keypoints, 0.0), intrinsics)
-            track, new = self._track_for(person, stamp)
+            new = self._continue(track, stamp)
             buf = track.buffer
             if not finite.all():
                 fill = buf[-1][:, :2] if buf else uv[finite].mean(axis=0)
@@ -150,21 +161,16 @@ class OnlineLifter:
                 buf.extend([frame] * self.receptive_field)
             else:
                 buf.append(frame)
-            tracks.append(track)
+            stepped.append(track)
             frames.append(frame)
             points.append(uv)
             kept.append(person)
             new_segments.append(new)
         if not kept:
             return []
-        rel = self._step(tracks, np.stack(frames))
+        rel = self._step(stepped, np.stack(frames))
         out = []
         for person, joints, uv, new in zip(kept, rel, points, new_segments):
             out.append(Person3D(person.track_id, joints, person.confidence,
                                 root_translation(joints, uv, person.confidence), new))
         return out
-
-    def forget(self, track_ids: Iterable[int]) -> None:
-        """Drop these tracks' buffers."""
-        for tid in track_ids:
-            self.tracks.pop(tid, None)

@@ -7,14 +7,18 @@ track's last poses, then either the kinematic fitting stage (:mod:`.fitting`: bo
 root placement, bones turned towards the 2D keypoints, limits, smoothing) or the plain path
 (bones rescaled to the track's estimate, placed at the root translation solved against the 2D
 keypoints); finally the anatomical checks of :mod:`pose3d_ros.constraints`, which flag,
-correct or drop (``mode``). Without intrinsics the output is root-relative. Tracks unseen for
-``track_timeout_s`` are evicted.
+correct or drop (``mode``). Without intrinsics the output is root-relative.
+
+One registry: ``tracks`` holds everything known of a person, the lifter's state of the track
+included; a person seen with finite keypoints has an entry, whose pose state restarts when the
+lifter starts a new segment (a gap). Tracks unseen for ``track_timeout_s`` are evicted.
 """
 from __future__ import annotations
 
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -46,10 +50,13 @@ COUNTS = ("poses", *(f"violation_{name}" for name in CHECKS), "corrected", "drop
 
 
 class Lifter(Protocol):
-    def update(self, stamp: float, people: list[PersonKeypoints],
-               intrinsics: CameraIntrinsics) -> list[Person3D]: ...
+    """What the estimator lifts with (:class:`~.online.OnlineLifter`): per-track states made by
+    ``new_track`` and owned by the estimator."""
 
-    def forget(self, track_ids: list[int]) -> None: ...
+    def new_track(self) -> Any: ...
+
+    def update(self, stamp: float, people: Sequence[PersonKeypoints], intrinsics: CameraIntrinsics,
+               tracks: Sequence[Any]) -> list[Person3D]: ...
 
 
 @dataclass(frozen=True)
@@ -98,13 +105,21 @@ class Skeleton3D:
 
 
 @dataclass
-class _Track:
+class _Segment:
+    """A track's pose state since its lifter (re)started it."""
+
     bones: BoneLengthEstimator
     history: deque  # the lifter's last poses, for the refiner
     motion: MotionHistory
     metric: bool
-    last_stamp: float
     fitter: KinematicFitter | None
+
+
+@dataclass
+class _Track:
+    lift: Any  # the lifter's state of this track
+    last_stamp: float
+    segment: _Segment | None = None  # None until the first pose
 
 
 class OnlinePoseEstimator:
@@ -142,18 +157,18 @@ class OnlinePoseEstimator:
             else:
                 lifted.append(person)
                 observed.append(seen)
-        tracks = [self._track(p, stamp, metric) for p in lifted]
-        poses = self._refine(lifted, tracks)
+        segments = [self._segment(p, metric) for p in lifted]
+        poses = self._refine(lifted, segments)
         out = []
-        for person, track, pose, (uv, confidence) in zip(lifted, tracks, poses, observed):
+        for person, seg, pose, (uv, confidence) in zip(lifted, segments, poses, observed):
             translation = person.translation
-            if track.fitter is not None:
-                fitted = track.fitter.update(stamp, pose, uv, confidence, camera.fx)
+            if seg.fitter is not None:
+                fitted = seg.fitter.update(stamp, pose, uv, confidence, camera.fx)
                 if fitted is None:
                     self.counts["unfitted"] += 1
                 else:
                     pose, translation = fitted.relative, fitted.translation
-            skeleton = self._place_and_check(person, track, pose, translation, stamp, metric)
+            skeleton = self._place_and_check(person, seg, pose, translation, stamp, metric)
             if skeleton is not None:
                 out.append(skeleton)
         return out
@@ -166,8 +181,12 @@ class OnlinePoseEstimator:
         has_3d = {p.track_id: p.world is not None and np.all(np.isfinite(p.world)) for p in people}
         if source != "model":
             self.counts["no_detector_3d"] += sum(not v for v in has_3d.values())
-        need_model = [p for p in people if source != "detector" or not has_3d[p.track_id]]
-        modelled = {p.track_id: p for p in (self.lifter.update(stamp, need_model, camera) if need_model else [])}
+        visible = [p for p in people if np.isfinite(p.keypoints).all(axis=-1).any()]
+        for person in visible:
+            self._registered(person.track_id, stamp)
+        need_model = [p for p in visible if source != "detector" or not has_3d[p.track_id]]
+        lifts = [self.tracks[p.track_id].lift for p in need_model]
+        modelled = {p.track_id: p for p in self.lifter.update(stamp, need_model, camera, lifts)} if need_model else {}
         lifted, observed = [], []
         for person in people:
             finite = np.all(np.isfinite(person.keypoints), axis=-1)
@@ -180,7 +199,7 @@ class OnlinePoseEstimator:
             if has_3d[person.track_id] and source != "model":
                 world = person.world - person.world[0]
                 pose = world if model is None else w * world + (1.0 - w) * model.joints
-                new = model.new_segment if model is not None else person.track_id not in self.tracks
+                new = model.new_segment if model is not None else self.tracks[person.track_id].segment is None
                 model = Person3D(person.track_id, pose, confidence, root_translation(pose, uv, confidence), new)
             if model is None:
                 continue
@@ -195,30 +214,37 @@ class OnlinePoseEstimator:
         gone = [tid for tid, t in self.tracks.items() if not stamp - timeout <= t.last_stamp <= stamp]
         for tid in gone:
             del self.tracks[tid]
-        self.lifter.forget(gone)
         return gone
 
-    def _track(self, person: Person3D, stamp: float, metric: bool) -> _Track:
-        track = self.tracks.get(person.track_id)
-        if track is None or person.new_segment:
-            window = self.refiner.receptive_field if self.refiner is not None else 1
-            fitting = self.settings.fitting
-            track = _Track(BoneLengthEstimator(self.settings.bone_samples, self.settings.bone_min_frames,
-                                               seed=person.track_id),
-                           deque(maxlen=window), MotionHistory([], []), metric, stamp,
-                           None if fitting is None else KinematicFitter(fitting, seed=person.track_id))
-            self.tracks[person.track_id] = track
-        if track.metric != metric:  # positions change frame: velocities would be meaningless
-            track.motion, track.metric = MotionHistory([], []), metric
+    def _registered(self, track_id: int, stamp: float) -> _Track:
+        """The registry's entry of a person seen in this frame."""
+        track = self.tracks.get(track_id)
+        if track is None:
+            track = self.tracks[track_id] = _Track(self.lifter.new_track(), stamp)
         track.last_stamp = stamp
-        track.bones.add(bone_lengths(person.joints), person.confidence)
-        if not track.history:
-            track.history.extend([person.joints] * track.history.maxlen)  # edge padding, as the lifter
-        else:
-            track.history.append(person.joints)
         return track
 
-    def _refine(self, lifted: list[Person3D], tracks: list[_Track]) -> list[np.ndarray]:
+    def _segment(self, person: Person3D, metric: bool) -> _Segment:
+        """The person's pose state, restarted with a new segment, with this pose added."""
+        track = self.tracks[person.track_id]
+        seg = track.segment
+        if seg is None or person.new_segment:
+            window = self.refiner.receptive_field if self.refiner is not None else 1
+            fitting = self.settings.fitting
+            seg = track.segment = _Segment(
+                BoneLengthEstimator(self.settings.bone_samples, self.settings.bone_min_frames, seed=person.track_id),
+                deque(maxlen=window), MotionHistory([], []), metric,
+                None if fitting is None else KinematicFitter(fitting, seed=person.track_id))
+        if seg.metric != metric:  # positions change frame: velocities would be meaningless
+            seg.motion, seg.metric = MotionHistory([], []), metric
+        seg.bones.add(bone_lengths(person.joints), person.confidence)
+        if not seg.history:
+            seg.history.extend([person.joints] * seg.history.maxlen)  # edge padding, as the lifter
+        else:
+            seg.history.append(person.joints)
+        return seg
+
+    def _refine(self, lifted: list[Person3D], tracks: list[_Segment]) -> list[np.ndarray]:
         poses = [p.joints for p in lifted]
         if self.refiner is not None and lifted:
             batch = torch.from_numpy(np.stack([np.stack(t.history) for t in tracks]).astype(np.float32))
@@ -229,7 +255,7 @@ class OnlinePoseEstimator:
                      for pose, t in zip(poses, tracks)]
         return poses
 
-    def _place_and_check(self, person: Person3D, track: _Track, pose: np.ndarray, translation: np.ndarray | None,
+    def _place_and_check(self, person: Person3D, track: _Segment, pose: np.ndarray, translation: np.ndarray | None,
                          stamp: float, metric: bool) -> Skeleton3D | None:
         s = self.settings
         # The lengths the pose was given: the fitting stage's when it ran, else the track's estimate.
@@ -254,7 +280,7 @@ class OnlinePoseEstimator:
         return Skeleton3D(person.track_id, positions, person.confidence, valid, joint_scores(sev),
                           translation, failed, not flagged.any())
 
-    def _assess(self, translation: np.ndarray | None, track: _Track, pose: np.ndarray, stamp: float,
+    def _assess(self, translation: np.ndarray | None, track: _Segment, pose: np.ndarray, stamp: float,
                 metric: bool, estimate: np.ndarray | None
                 ) -> tuple[np.ndarray | None, np.ndarray, dict[str, np.ndarray]]:
         # The root stays where the source's own pose (or the fitting stage) placed it: refinement and

@@ -20,20 +20,19 @@ class ScriptedLifter:
     """Stands in for OnlineLifter: returns ``self.pose`` (root-relative) for every person."""
 
     def __init__(self, pose: np.ndarray) -> None:
-        self.pose, self.seen, self.forgotten = pose, set(), []
+        self.pose = pose
 
-    def update(self, stamp, people, intrinsics):
+    def new_track(self) -> dict:
+        return {"frames": 0}
+
+    def update(self, stamp, people, intrinsics, tracks):
         out = []
-        for p in people:
+        for p, track in zip(people, tracks, strict=True):
             uv = normalize_with_intrinsics(p.keypoints, intrinsics).astype(np.float64)
             t = root_translation(self.pose, uv, p.confidence)
-            out.append(Person3D(p.track_id, self.pose.copy(), p.confidence, t, p.track_id not in self.seen))
-            self.seen.add(p.track_id)
+            out.append(Person3D(p.track_id, self.pose.copy(), p.confidence, t, track["frames"] == 0))
+            track["frames"] += 1
         return out
-
-    def forget(self, track_ids):
-        self.forgotten += list(track_ids)
-        self.seen -= set(track_ids)
 
 
 @pytest.fixture
@@ -115,7 +114,7 @@ def test_identity_refiner_changes_nothing(standing_pose, make_person):
         out = est.update(0.02 * k, [make_person(1), make_person(2)], CAM)
         assert [s.track_id for s in out] == [1, 2]
         np.testing.assert_allclose(out[1].joints, standing_pose + T, atol=1e-5)
-    assert len(est.tracks[1].history) == 4
+    assert len(est.tracks[1].segment.history) == 4
 
 
 def test_repeated_stamp_is_ignored(make_person, estimator):
@@ -129,6 +128,8 @@ def test_eviction_after_timeout_and_after_a_bag_loop(make_person, estimator):
     est = estimator(track_timeout_s=1.0)
     est.update(10.0, [make_person(1), make_person(2)], CAM)
     est.update(10.5, [make_person(2)], CAM)
-    assert est.evict(11.2) == [1] and est.lifter.forgotten == [1]
-    assert est.evict(0.1) == [2]  # stamps jumped back: the bag looped
+    assert est.evict(11.2) == [1] and set(est.tracks) == {2}
+    est.update(11.3, [make_person(1)], CAM)
+    assert est.tracks[1].lift == {"frames": 1}  # the lifter's state left with the evicted track
+    assert est.evict(0.1) == [2, 1]  # stamps jumped back: the bag looped
     assert est.tracks == {}

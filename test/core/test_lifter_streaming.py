@@ -48,15 +48,15 @@ def test_non_causal_model_rejected(tiny_card):
         StreamingTemporalConv(model)
 
 
-def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path, make_model):
+def test_single_frame_lifter_runs_online_frame_by_frame(tmp_path, make_model, tracked):
     """A per-frame network (Tang et al.'s articulated one) lifts each frame alone, as offline."""
     torch.manual_seed(0)
     hyper = {"num_joints_in": 17, "in_features": 2, "num_joints_out": 17, "linear_size": 32, "num_stages": 1,
              "refine_layers": 1, "dropout": 0.0}
     model = build_model("articulated", hyper).eval()
     card = LifterCard("articulated", hyper, "h36m17", receptive_field=1, causal=True, input_normalization="intrinsics")
-    lifter = OnlineLifter(load_model(save_model(model, tmp_path / "per_frame", card)), "cpu")
-    assert isinstance(lifter.stream, FramewiseStream)
+    lifter = tracked(OnlineLifter(load_model(save_model(model, tmp_path / "per_frame", card)), "cpu"))
+    assert isinstance(lifter.lifter.stream, FramewiseStream)
     frames = _frames(5)
     got = [lifter.update(0.02 * k, people, CAM) for k, people in enumerate(frames)]
     for k, people in enumerate(frames):
@@ -83,14 +83,14 @@ def _frames(n: int, tracks: int = 2):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback where CUDA is absent")
-def test_cuda_unavailable_falls_back_to_cpu_with_one_warning(card_path):
+def test_cuda_unavailable_falls_back_to_cpu_with_one_warning(card_path, tracked):
     warnings = []
-    lifter = OnlineLifter(load_model(card_path), "cuda", warn=warnings.append)
-    reference = OnlineLifter(load_model(card_path), "cpu")
+    lifter = tracked(OnlineLifter(load_model(card_path), "cuda", warn=warnings.append))
+    reference = tracked(OnlineLifter(load_model(card_path), "cpu"))
     for k, people in enumerate(_frames(12)):
         got, want = lifter.update(0.05 * k, people, CAM), reference.update(0.05 * k, people, CAM)
         np.testing.assert_allclose(got[1].joints, want[1].joints, atol=1e-6)
-    assert lifter.device == "cpu" and len(warnings) == 1 and "CUDA" in warnings[0]
+    assert lifter.lifter.device == "cpu" and len(warnings) == 1 and "CUDA" in warnings[0]
 
 
 class _FailingStream:
@@ -98,19 +98,19 @@ class _FailingStream:
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
 
-def test_cuda_failure_mid_stream_continues_on_cpu_with_the_same_outputs(card_path):
+def test_cuda_failure_mid_stream_continues_on_cpu_with_the_same_outputs(card_path, tracked):
     warnings = []
-    lifter = OnlineLifter(load_model(card_path), "cpu", warn=warnings.append)
-    reference = OnlineLifter(load_model(card_path), "cpu")
+    lifter = tracked(OnlineLifter(load_model(card_path), "cpu", warn=warnings.append))
+    reference = tracked(OnlineLifter(load_model(card_path), "cpu"))
     frames = _frames(20, tracks=3)
     for k, people in enumerate(frames):
         if k == 10:  # pretend the lifter runs on a GPU that now fails
-            lifter.device, lifter.stream = "cuda", _FailingStream()
+            lifter.lifter.device, lifter.lifter.stream = "cuda", _FailingStream()
         people = people if k < 8 else people[:2]  # track 2 ends before the failure
         got, want = lifter.update(0.05 * k, people, CAM), reference.update(0.05 * k, people, CAM)
         for a, b in zip(got, want):
             np.testing.assert_allclose(a.joints, b.joints, atol=1e-6)
-    assert lifter.device == "cpu" and len(warnings) == 1 and "OutOfMemoryError" in warnings[0]
+    assert lifter.lifter.device == "cpu" and len(warnings) == 1 and "OutOfMemoryError" in warnings[0]
 
 
 def test_auto_and_bad_device_names(card_path):

@@ -30,16 +30,16 @@ def _save(tmp_path, model, card: dict):
 
 
 @pytest.fixture
-def random_lifter(tmp_path, tiny_card) -> OnlineLifter:
+def random_lifter(tmp_path, tiny_card, tracked):
     torch.manual_seed(0)
     model = build_model("temporal_conv", tiny_card().hyperparameters)
-    return OnlineLifter(_save(tmp_path, model, tiny_card()))
+    return tracked(OnlineLifter(_save(tmp_path, model, tiny_card())))
 
 
 @pytest.fixture
-def oracle_lifter(tmp_path, save_oracle_lifter) -> OnlineLifter:
+def oracle_lifter(tmp_path, save_oracle_lifter, tracked):
     """A causal model whose output is always the standing pose."""
-    return OnlineLifter(load_model(save_oracle_lifter(tmp_path / "tiny")))
+    return tracked(OnlineLifter(load_model(save_oracle_lifter(tmp_path / "tiny"))))
 
 
 def test_rejects_non_causal_model(tmp_path, tiny_card):
@@ -85,11 +85,11 @@ def test_oracle_model_recovers_metric_translation(oracle_lifter, standing_pose, 
         np.testing.assert_array_equal(out.confidence, 1.0)
 
 
-def test_batched_equals_single(tmp_path, random_lifter, standing_pose, make_person):
+def test_batched_equals_single(tmp_path, random_lifter, standing_pose, make_person, tracked):
     rng = np.random.default_rng(0)
     loaded = random_lifter
-    other_a = OnlineLifter(load_model(tmp_path / "tiny.json"))
-    other_b = OnlineLifter(load_model(tmp_path / "tiny.json"))
+    other_a = tracked(OnlineLifter(load_model(tmp_path / "tiny.json")))
+    other_b = tracked(OnlineLifter(load_model(tmp_path / "tiny.json")))
     for k in range(RF + 3):
         pa = make_person(1, standing_pose + rng.normal(scale=0.02, size=standing_pose.shape))
         pb = make_person(2, standing_pose * 0.9 + rng.normal(scale=0.02, size=standing_pose.shape),
@@ -139,9 +139,9 @@ def test_gap_or_backwards_stamp_restarts_track(random_lifter, next_stamp, make_p
         np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
-def test_restarted_track_matches_a_fresh_one(tmp_path, random_lifter, make_person):
+def test_restarted_track_matches_a_fresh_one(tmp_path, random_lifter, make_person, tracked):
     _distinct_frames(make_person, random_lifter, 5, [0.0, 0.1, 0.2])
-    fresh = OnlineLifter(load_model(tmp_path / "tiny.json"))
+    fresh = tracked(OnlineLifter(load_model(tmp_path / "tiny.json")))
     p = make_person(5, t=np.array([0.0, 0.0, 3.0]))
     a = random_lifter.update(5.0, [p], CAM)[0]
     b = fresh.update(5.0, [p], CAM)[0]
@@ -178,7 +178,7 @@ def test_nan_joint_filled_from_previous_frame(random_lifter, make_person):
 def test_all_nan_person_skipped(random_lifter, make_person):
     nan_person = PersonKeypoints(9, np.full((17, 2), np.nan), np.ones(17))
     assert random_lifter.update(0.0, [nan_person], CAM) == []
-    assert 9 not in random_lifter.tracks
+    assert not random_lifter.tracks[9].buffer  # its track state is left as it was
     out = random_lifter.update(0.0, [nan_person, make_person(1)], CAM)
     assert [p.track_id for p in out] == [1]
 
@@ -197,11 +197,12 @@ def test_lifter_input_marks_joints_below_the_threshold_unseen():
         lifter_input(uv, conf, 4)
 
 
-def test_confidence_channel_lifter_is_told_which_joints_are_unseen(tmp_path, standing_pose, make_person, tiny_card):
+def test_confidence_channel_lifter_is_told_which_joints_are_unseen(tmp_path, standing_pose, make_person, tiny_card,
+                                                                  tracked):
     torch.manual_seed(0)
     card = tiny_card(hyperparameters={"in_features": 3})
-    lifter = OnlineLifter(load_model(save_model(build_model("temporal_conv", card.hyperparameters),
-                                                tmp_path / "conf", card)), min_confidence=0.5)
+    lifter = tracked(OnlineLifter(load_model(save_model(build_model("temporal_conv", card.hyperparameters),
+                                                        tmp_path / "conf", card)), min_confidence=0.5))
     conf = np.ones(17)
     conf[13] = 0.2
     seen = lifter.update(0.0, [make_person(1)], CAM)[0]
@@ -214,9 +215,9 @@ def test_confidence_channel_lifter_is_told_which_joints_are_unseen(tmp_path, sta
     # The root is placed from the detector's 2D, not the zeroed input: an oracle lifter (its
     # output is always the standing pose) puts both people where they are.
     with torch.no_grad():
-        lifter.model.shrink.weight.zero_()
-        lifter.model.shrink.bias.copy_(torch.tensor(standing_pose.reshape(-1), dtype=torch.float32))
-    lifter.stream = lifter._stream_on("cpu")
-    lifter.forget([1, 2])
+        lifter.lifter.model.shrink.weight.zero_()
+        lifter.lifter.model.shrink.bias.copy_(torch.tensor(standing_pose.reshape(-1), dtype=torch.float32))
+    lifter.lifter.stream = lifter.lifter._stream_on("cpu")
+    lifter.tracks.clear()
     for tid, c in ((1, None), (2, conf)):
         np.testing.assert_allclose(lifter.update(0.0, [make_person(tid, conf=c)], CAM)[0].translation, T, atol=1e-6)
