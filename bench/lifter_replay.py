@@ -1,6 +1,7 @@
 """Streaming replay of Human3.6M S9/S11 through the lifter node's code path, with and without each refinement.
 
     .venv/bin/python bench/lifter_replay.py --refiner models/refiner_tpnet.json
+    ... --variant "+ fitting, prior 10:fitting=true,prior_frames=10"   # a row: lifter parameters
 
 One stream per camera, as the node sees one camera: every frame is a ``keypoints``
 PointCloud2 with all of that camera's sequences as simultaneous tracks (ground-truth 2D,
@@ -27,6 +28,8 @@ from std_msgs.msg import Header
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from multiview import parse_variant  # noqa: E402  (bench/: one --variant syntax for both benches)
 
 from pose3d_ros.constraints import CHECKS  # noqa: E402
 from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
@@ -120,11 +123,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cameras", nargs="+", default=None, help="camera ids (default: all four)")
     parser.add_argument("--input", default="gt", choices=("gt", "sh"),
                         help="2D keypoints: ground truth or Stacked Hourglass detections (confidence 1)")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:P=V,P=V",
+                        help="an extra row: lifter node parameters over the defaults (e.g. prior_frames=10)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # as LifterNode
     plain = {"fitting": False, "bone_length_refinement": False}
     configs = {"lifter": (plain, None), "+ bone lengths": (dict(plain, bone_length_refinement=True), None),
                "+ fitting": ({"fitting": True}, None)}
+    configs.update({label: (params, None) for label, params in map(parse_variant, args.variant)})
     if args.refiner:
         refiner = load_refiner(args.refiner).model
         configs.update({"+ refiner": (plain, refiner),

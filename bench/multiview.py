@@ -83,15 +83,20 @@ def lifter_params(assignments: list[str]) -> dict:
     return out
 
 
+def parse_variant(spec: str) -> tuple[str, dict]:
+    """``label:param=value,param=value`` -> (label, {param: typed value})."""
+    label, sep, params = spec.partition(":")
+    if not sep or not label:
+        raise ValueError(f"--variant {spec!r}: expected name:param=value,param=value")
+    return label, lifter_params([p for p in params.split(",") if p])
+
+
 def rows_from_args(common: list[str], variants: list[str]) -> dict[str, dict]:
     """Pipeline rows: label -> lifter parameters (the common ones, then the row's own)."""
     base = lifter_params(common)
     rows = {"pipeline (default)": dict(base), "pipeline refiner_model:=''": {**base, "refiner_model": ""}}
-    for spec in variants:
-        label, sep, params = spec.partition(":")
-        if not sep or not label:
-            raise ValueError(f"--variant {spec!r}: expected name:param=value,param=value")
-        rows[f"pipeline {label}"] = {**base, **lifter_params([p for p in params.split(",") if p])}
+    for label, params in map(parse_variant, variants):
+        rows[f"pipeline {label}"] = {**base, **params}
     return rows
 
 

@@ -9,7 +9,8 @@ Per frame, for one tracked person:
    from the image: each joint back-projected along its 2D ray to the depth the source gives
    it measures the bones across the view, where the source only guesses along it; the
    overall size comes from the source, shrunk towards a prior stature (Human3.6M's median
-   adult) while few frames are known.
+   adult) while few frames are known if ``prior_frames`` > 0 (off by default: in the wild
+   MediaPipe's own stature was nearer the truth than the prior's).
 3. The source's bone directions with those lengths, placed at the root translation that best
    projects it onto the confident 2D keypoints (:func:`~.inputs.root_translation`).
 4. Fit to the 2D, parents before children: each bone's direction d minimises
@@ -41,15 +42,15 @@ PRIOR_BONE_LENGTHS = np.array([0.136, 0.449, 0.442, 0.136, 0.449, 0.442, 0.233, 
 class FitSettings:
     """Parameters of the fitting stage (see the module docstring)."""
 
-    keypoint_sd_px: float = 8.0  # 2D keypoint noise (pixels) of a joint at confidence 1 (inf: keep the source)
+    keypoint_sd_px: float = 10.0  # 2D keypoint noise (pixels) of a joint at confidence 1 (inf: keep the source)
     direction_sd: float = 0.3  # the source's bone direction error (radians) the fit may correct
     min_confidence: float = 0.3  # joints below this keep the source's direction
     bones_from: str = "image"  # bone-length samples: "image" (2D at the source's depths) or "source" (its 3D)
-    prior_frames: int = 10  # the prior stature (not proportions) weighs as much as this many frames
+    prior_frames: int = 0  # the prior stature (not proportions) weighs as much as this many frames
     bone_samples: int = 64  # frames kept for the bone-length estimate
     keypoint_cutoff_hz: float = 3.0  # One-Euro on the 2D keypoints: cut-off at rest (0: no smoothing)
     keypoint_beta: float = 20.0  # ... and its rise with speed (per focal-normalised unit per second)
-    pose_cutoff_hz: float = 2.0  # One-Euro on the source's root-relative pose (0: no smoothing)
+    pose_cutoff_hz: float = 4.0  # One-Euro on the source's root-relative pose (0: no smoothing)
     pose_beta: float = 2.0  # ... (per metre per second)
     limits: ConstraintLimits = field(default_factory=ConstraintLimits)
 

@@ -70,7 +70,7 @@ class PoseSettings:
     track_timeout_s: float = 2.0
     fallback_intrinsics: CameraIntrinsics = field(default_factory=lambda: CameraIntrinsics.default_for(640, 480))
     source: str = "model"
-    fusion_weight: float = 0.5  # share of the detector's 3D in the "fused" source
+    fusion_weight: float = 0.7  # share of the detector's 3D in the "fused" source
     fitting: FitSettings | None = None  # None: no fitting stage
 
     def __post_init__(self) -> None:

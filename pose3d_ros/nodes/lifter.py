@@ -58,19 +58,20 @@ PARAMS = (
     Param("pose_source", "fused", "Where each person's 3D comes from: model (the learned lifter), detector (the "
           "detector's own 3D, e.g. MediaPipe world landmarks; the model for people without it) or fused "
           "(their weighted mean, fusion_weight)", choices=SOURCES),
-    Param("fusion_weight", 0.5, "pose_source fused: share of the detector's 3D (0..1)", range=(0.0, 1.0)),
+    Param("fusion_weight", 0.7, "pose_source fused: share of the detector's 3D (0..1)", range=(0.0, 1.0)),
     Param("fitting", True, "Kinematic fitting stage: track bone lengths, turn bones towards the confident 2D "
           "keypoints, respect elbow/knee limits, smooth causally (docs/lifter.md)"),
-    Param("keypoint_sd_px", 8.0, "fitting: 2D keypoint noise (pixels) of a joint at confidence 1",
+    Param("keypoint_sd_px", 10.0, "fitting: 2D keypoint noise (pixels) of a joint at confidence 1",
           range=(0.1, 1000.0)),
     Param("direction_sd", 0.3, "fitting: error (radians) of the source's bone directions that the 2D may correct",
           range=(0.01, 3.2)),
-    Param("prior_frames", 10, "fitting: the prior stature weighs as much as this many frames of a track",
+    Param("prior_frames", 0, "fitting: a prior stature (a 1.7 m adult) weighs as much as this many frames of a "
+          "track (0: the source's stature alone)",
           range=(0, 100_000)),
     Param("keypoint_cutoff_hz", 3.0, "fitting: One-Euro cut-off at rest on the 2D keypoints (0: off)",
           range=(0.0, 1000.0)),
     Param("keypoint_beta", 20.0, "fitting: One-Euro speed coefficient on the 2D keypoints", range=(0.0, 1e6)),
-    Param("pose_cutoff_hz", 2.0, "fitting: One-Euro cut-off at rest on the source's 3D pose (0: off)",
+    Param("pose_cutoff_hz", 4.0, "fitting: One-Euro cut-off at rest on the source's 3D pose (0: off)",
           range=(0.0, 1000.0)),
     Param("pose_beta", 2.0, "fitting: One-Euro speed coefficient on the source's 3D pose", range=(0.0, 1e6)),
     Param("constraint_mode", "flag", "Anatomical checks: flag (mark invalid), correct (rescale bones, "
