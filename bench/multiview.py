@@ -241,6 +241,23 @@ def per_joint_table(poses: dict[str, np.ndarray], cache: dict, person: int) -> l
     return [[name] + [f"{1000 * e[j]:.0f}" for e in errors.values()] for j, name in enumerate(H36M17.joint_names)]
 
 
+def reference_agreement(cache: dict, calib, person: int) -> str:
+    """How well the other-views reference agrees with cam01 (it never saw cam01): median pixel
+    distance of its projection to cam01's own confident 2D, and its re-projection error in its views."""
+    dist = []
+    for f in np.flatnonzero(cache["found"][:, person]):
+        ref = cache["ref_others"][f, person]
+        ok = np.all(np.isfinite(ref), axis=-1) & (cache["confidence"][f, person] >= data.MIN_CONFIDENCE)
+        if ok.any():
+            proj = calib.project(calib.to_world(ref[ok]))
+            dist += list(np.linalg.norm(proj - cache["keypoints"][f, person][ok], axis=-1))
+    if not dist:
+        return "reference check: no frame with both"
+    return (f"reference check: projected into cam01 the other-views reference lies a median "
+            f"{np.median(dist):.0f} px from cam01's own 2D (image height {calib.intrinsics.height} px); "
+            f"its re-projection error in its own views is {np.nanmedian(cache['ref_others_err'][:, person]):.1f} px")
+
+
 def markdown(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
@@ -267,6 +284,7 @@ def evaluate(demo: str, backend: str, rows: dict[str, dict]) -> str:
            f"frame offsets {cache['offsets'].tolist()})"]
     for p in range(cache["ref_all"].shape[1]):
         out += [f"\n### person {p}: cam01 found it in {int(cache['found'][:, p].sum())} frames\n",
+                reference_agreement(cache, calib, p) + "\n",
                 markdown(header, score_table(poses, cache, p)),
                 "\nPer-joint root-relative error (mm) against the other-views reference:\n",
                 markdown(["joint"] + [k for k in poses if k != FLOOR],
