@@ -242,20 +242,27 @@ def per_joint_table(poses: dict[str, np.ndarray], cache: dict, person: int) -> l
 
 
 def reference_agreement(cache: dict, calib, person: int) -> str:
-    """How well the other-views reference agrees with cam01 (it never saw cam01): median pixel
-    distance of its projection to cam01's own confident 2D, and its re-projection error in its views."""
-    dist = []
+    """How well the other-views reference agrees with cam01, which it never saw: the median pixel
+    distance of its projection to cam01's own confident 2D, its re-projection error in its own
+    views, and the root error of a perfect depth (the reference pelvis's, on cam01's 2D pelvis
+    ray): a floor for any monocular root placement that trusts cam01's 2D."""
+    dist, floor = [], []
+    cam = calib.intrinsics
     for f in np.flatnonzero(cache["found"][:, person]):
         ref = cache["ref_others"][f, person]
         ok = np.all(np.isfinite(ref), axis=-1) & (cache["confidence"][f, person] >= data.MIN_CONFIDENCE)
         if ok.any():
             proj = calib.project(calib.to_world(ref[ok]))
             dist += list(np.linalg.norm(proj - cache["keypoints"][f, person][ok], axis=-1))
+        if np.all(np.isfinite(ref[0])):
+            ray = normalize_with_intrinsics(undistort_pixels(cache["keypoints"][f, person][:1], cam), cam)[0]
+            floor.append(np.linalg.norm(np.append(ray, 1.0) * ref[0, 2] - ref[0]))
     if not dist:
         return "reference check: no frame with both"
     return (f"reference check: projected into cam01 the other-views reference lies a median "
-            f"{np.median(dist):.0f} px from cam01's own 2D (image height {calib.intrinsics.height} px); "
-            f"its re-projection error in its own views is {np.nanmedian(cache['ref_others_err'][:, person]):.1f} px")
+            f"{np.median(dist):.0f} px from cam01's own 2D (image height {cam.height} px; "
+            f"re-projection error in its own views {np.nanmedian(cache['ref_others_err'][:, person]):.1f} px); "
+            f"root error of a perfect depth on cam01's 2D pelvis ray: {1000 * np.mean(floor):.0f} mm")
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:
