@@ -66,6 +66,16 @@ class FitSettings:
 
 
 @dataclass
+class FitProblem:
+    """One person's fit to the 2D, ready to solve: the placed pose and the 2D it is pulled to."""
+
+    pose: np.ndarray  # (17, 3) root-relative, the track's bone lengths
+    translation: np.ndarray  # (3,)
+    uv_norm: np.ndarray  # (17, 2)
+    weights: np.ndarray  # (17,) precision of each keypoint relative to the source's directions
+
+
+@dataclass
 class Fitted:
     """One fitted pose: camera frame (metres), its root translation and the root-relative pose."""
 
@@ -88,50 +98,71 @@ def _levels() -> list[np.ndarray]:
 _LEVELS = _levels()
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis (np.cross costs more than the whole solve at this size)."""
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+                     a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+
+
 def _tangent_basis(d: np.ndarray) -> np.ndarray:
-    """(n, 3, 2): two unit vectors orthogonal to each unit direction in ``d`` (n, 3)."""
-    helper = np.where(np.abs(d[:, :1]) < 0.9, np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]]))
-    e1 = np.cross(d, helper)
+    """(..., 3, 2): two unit vectors orthogonal to each unit direction in ``d`` (..., 3)."""
+    helper = np.where(np.abs(d[..., :1]) < 0.9, np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+    e1 = _cross(d, helper)
     e1 /= np.linalg.norm(e1, axis=-1, keepdims=True)
-    e2 = np.cross(d, e1)
-    return np.stack([e1, e2], axis=-1)
+    return np.stack([e1, _cross(d, e1)], axis=-1)
 
 
 def fit_to_keypoints(pose_rel: np.ndarray, translation: np.ndarray, uv_norm: np.ndarray, weights: np.ndarray,
                      limits: ConstraintLimits, iterations: int = 2) -> np.ndarray:
     """Turn the bones of the placed pose (``pose_rel + translation``) towards their children's 2D
     keypoints, keeping every bone's length, parents before children; then repair illegal bends.
+    One person (pose_rel (17, 3), translation (3,), uv_norm (17, 2), weights (17,)) or a batch
+    of people (a leading axis on each), solved together.
 
     Per bone the new direction d minimises ``weights[child] * |proj(parent + L d) - uv|^2 +
     |d - d_source|^2`` (Gauss-Newton in the plane orthogonal to d): ``weights`` is the
     precision of each 2D keypoint relative to the prior on the source's directions, so a bone
-    seen end-on or a doubtful keypoint keeps the source's depth. Returns (17, 3) camera frame.
+    seen end-on or a doubtful keypoint keeps the source's depth. Returns the joints in the
+    camera frame, shaped like pose_rel.
     """
-    src = pose_rel + translation
+    src = pose_rel + translation[..., None, :]
     out = src.copy()
     for level in _LEVELS:
         child, parent = BONES[level, 0], BONES[level, 1]
-        vec = src[child] - src[parent]
+        vec = src[..., child, :] - src[..., parent, :]
         length = np.linalg.norm(vec, axis=-1, keepdims=True)
         d_src = vec / np.maximum(length, 1e-9)
         d = d_src.copy()
-        w = weights[child]
+        w = weights[..., child]
         for _ in range(iterations):
-            x = out[parent] + length * d
-            z = np.maximum(x[:, 2], 1e-6)
-            residual = uv_norm[child] - x[:, :2] / z[:, None]
-            jac = np.zeros((len(child), 2, 3))  # d proj / d x
-            jac[:, 0, 0] = jac[:, 1, 1] = 1.0 / z
-            jac[:, :, 2] = -x[:, :2] / (z * z)[:, None]
+            x = out[..., parent, :] + length * d
+            z = np.maximum(x[..., 2], 1e-6)
+            residual = uv_norm[..., child, :] - x[..., :2] / z[..., None]
+            jac = np.zeros(x.shape[:-1] + (2, 3))  # d proj / d x
+            jac[..., 0, 0] = jac[..., 1, 1] = 1.0 / z
+            jac[..., :, 2] = -x[..., :2] / (z * z)[..., None]
             basis = _tangent_basis(d)
-            a = jac @ (length[:, :, None] * basis)  # (n, 2, 2)
-            lhs = w[:, None, None] * np.swapaxes(a, 1, 2) @ a + np.eye(2)
-            rhs = w[:, None] * np.einsum("nji,nj->ni", a, residual) - np.einsum("nji,nj->ni", basis, d - d_src)
+            a = jac @ (length[..., None] * basis)  # (..., n, 2, 2)
+            lhs = w[..., None, None] * np.swapaxes(a, -1, -2) @ a + np.eye(2)
+            rhs = (w[..., None] * np.einsum("...ji,...j->...i", a, residual)
+                   - np.einsum("...ji,...j->...i", basis, d - d_src))
             step = np.linalg.solve(lhs, rhs[..., None])[..., 0]
-            d = d + np.einsum("nij,nj->ni", basis, step)
+            d = d + np.einsum("...ij,...j->...i", basis, step)
             d /= np.linalg.norm(d, axis=-1, keepdims=True)
-        out[child] = out[parent] + length * d
-    return mirror_illegal_bends(out, limits)
+        out[..., child, :] = out[..., parent, :] + length * d
+    if out.ndim == 2:
+        return mirror_illegal_bends(out, limits)
+    return np.stack([mirror_illegal_bends(pose, limits) for pose in out])
+
+
+def solve(problems: list[FitProblem], limits: ConstraintLimits) -> list[Fitted]:
+    """Step 4-5 for several people at once (one batched :func:`fit_to_keypoints`)."""
+    if not problems:
+        return []
+    joints = fit_to_keypoints(*(np.stack([getattr(p, name) for p in problems])
+                                for name in ("pose", "translation", "uv_norm", "weights")), limits)
+    return [Fitted(j, p.translation) for j, p in zip(joints, problems)]
 
 
 def _lengths(pose: np.ndarray) -> np.ndarray:
@@ -162,9 +193,10 @@ class KinematicFitter:
         n, k = min(self.bones.seen, self.settings.bone_samples), self.settings.prior_frames
         return estimate * (n * stature + k * PRIOR_BONE_LENGTHS.sum()) / ((n + k) * stature)
 
-    def update(self, stamp: float, source_rel: np.ndarray, uv_norm: np.ndarray, confidence: np.ndarray,
-               focal_px: float) -> Fitted | None:
-        """One frame: the source's root-relative pose (17, 3), the undistorted focal-normalised
+    def prepare(self, stamp: float, source_rel: np.ndarray, uv_norm: np.ndarray, confidence: np.ndarray,
+                focal_px: float) -> FitProblem | None:
+        """Steps 1-3 of one frame, leaving the fit to the 2D to :func:`solve` (batched over people):
+        the source's root-relative pose (17, 3), the undistorted focal-normalised
         2D keypoints (17, 2), their confidences (17,) and the focal length (pixels). None when
         the root cannot be placed in front of the camera (too few confident joints)."""
         s = self.settings
@@ -190,5 +222,10 @@ class KinematicFitter:
             pose = rescale_bones(source_rel, self.bone_lengths())
         trust = np.clip((confidence - s.min_confidence) / (1.0 - s.min_confidence), 0.0, 1.0)
         weights = trust * (s.direction_sd * focal_px / s.keypoint_sd_px) ** 2
-        joints = fit_to_keypoints(pose, translation, uv_norm, weights, s.limits)
-        return Fitted(joints, translation)
+        return FitProblem(pose, translation, uv_norm, weights)
+
+    def update(self, stamp: float, source_rel: np.ndarray, uv_norm: np.ndarray, confidence: np.ndarray,
+               focal_px: float) -> Fitted | None:
+        """One frame of one person (arguments as :meth:`prepare`), fitted."""
+        problem = self.prepare(stamp, source_rel, uv_norm, confidence, focal_px)
+        return None if problem is None else solve([problem], self.settings.limits)[0]

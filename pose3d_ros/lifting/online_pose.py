@@ -36,7 +36,7 @@ from ..constraints import (
     violated,
 )
 from ..geometry import CameraIntrinsics, normalize_with_intrinsics
-from .fitting import FitSettings, KinematicFitter
+from .fitting import FitSettings, KinematicFitter, solve
 from .inputs import MIN_CONFIDENCE, PersonKeypoints, root_translation
 from .online import Person3D
 from .refinement import BoneLengthEstimator
@@ -159,15 +159,9 @@ class OnlinePoseEstimator:
                 observed.append(seen)
         segments = [self._segment(p, metric) for p in lifted]
         poses = self._refine(lifted, segments)
+        placed = self._fit(stamp, lifted, segments, poses, observed, camera.fx)
         out = []
-        for person, seg, pose, (uv, confidence) in zip(lifted, segments, poses, observed):
-            translation = person.translation
-            if seg.fitter is not None:
-                fitted = seg.fitter.update(stamp, pose, uv, confidence, camera.fx)
-                if fitted is None:
-                    self.counts["unfitted"] += 1
-                else:
-                    pose, translation = fitted.relative, fitted.translation
+        for person, seg, (pose, translation) in zip(lifted, segments, placed):
             skeleton = self._place_and_check(person, seg, pose, translation, stamp, metric)
             if skeleton is not None:
                 out.append(skeleton)
@@ -254,6 +248,25 @@ class OnlinePoseEstimator:
             poses = [pose if (est := t.bones.estimate()) is None else rescale_bones(pose, est)
                      for pose, t in zip(poses, tracks)]
         return poses
+
+    def _fit(self, stamp: float, lifted: list[Person3D], segments: list[_Segment], poses: list[np.ndarray],
+             observed: list[tuple[np.ndarray, np.ndarray]], focal_px: float
+             ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Each person's (root-relative pose, root translation): fitted by the fitting stage, all
+        people in one batched solve, or the source's as they are without it."""
+        out = [(pose, person.translation) for person, pose in zip(lifted, poses)]
+        problems = {}
+        for i, (seg, pose, (uv, confidence)) in enumerate(zip(segments, poses, observed)):
+            if seg.fitter is not None:
+                problem = seg.fitter.prepare(stamp, pose, uv, confidence, focal_px)
+                if problem is None:
+                    self.counts["unfitted"] += 1
+                else:
+                    problems[i] = problem
+        if problems:
+            for i, fitted in zip(problems, solve(list(problems.values()), self.settings.fitting.limits)):
+                out[i] = (fitted.relative, fitted.translation)
+        return out
 
     def _place_and_check(self, person: Person3D, track: _Segment, pose: np.ndarray, translation: np.ndarray | None,
                          stamp: float, metric: bool) -> Skeleton3D | None:

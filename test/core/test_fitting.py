@@ -6,7 +6,7 @@ import pytest
 
 from pose3d_ros.constraints import ConstraintLimits, bend_legality, bone_lengths, hinge_limits
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
-from pose3d_ros.lifting.fitting import PRIOR_BONE_LENGTHS, FitSettings, KinematicFitter, fit_to_keypoints
+from pose3d_ros.lifting.fitting import PRIOR_BONE_LENGTHS, FitSettings, KinematicFitter, fit_to_keypoints, solve
 from pose3d_ros.lifting.smoothing import OneEuroFilter
 from pose3d_ros.skeleton import H36M17
 
@@ -51,6 +51,23 @@ def test_fit_moves_joints_onto_their_keypoints_and_keeps_bone_lengths(standing_p
     error = np.linalg.norm(fitted - ROOT - standing_pose, axis=-1)
     assert error.mean() < 0.5 * np.linalg.norm(source - standing_pose, axis=-1).mean()
     assert error[[j("r_knee"), j("r_ankle")]].max() < 1e-3  # a shin turned in depth is seen in 2D
+
+
+def test_people_fitted_together_as_alone(standing_pose):
+    rng = np.random.default_rng(3)
+    sources = [_rotate_about(standing_pose, "l_elbow", 0.5), _rotate_about(standing_pose, "r_knee", -0.4),
+               standing_pose * 0.9]
+    roots = np.array([ROOT, ROOT + [1.0, 0.0, 1.0], ROOT - [1.2, 0.1, 0.5]])
+    uvs = np.stack([_uv(standing_pose) + rng.normal(0, 0.002, (17, 2)) for _ in sources])
+    weights = rng.uniform(0, 1e4, (3, 17))
+    together = fit_to_keypoints(np.stack(sources), roots, uvs, weights, ConstraintLimits())
+    for k in range(3):
+        alone = fit_to_keypoints(sources[k], roots[k], uvs[k], weights[k], ConstraintLimits())
+        np.testing.assert_allclose(together[k], alone, atol=1e-12)
+    problems = [KinematicFitter().prepare(0.0, p, uv, np.ones(17), CAM.fx) for p, uv in zip(sources, uvs)]
+    for problem, fitted in zip(problems, solve(problems, ConstraintLimits())):
+        np.testing.assert_allclose(fitted.joints, fit_to_keypoints(problem.pose, problem.translation, problem.uv_norm,
+                                                                   problem.weights, ConstraintLimits()), atol=1e-12)
 
 
 def test_zero_weight_keeps_the_source_pose(standing_pose):
