@@ -157,7 +157,7 @@ def fit_to_keypoints(pose_rel: np.ndarray, translation: np.ndarray, uv_norm: np.
 
 
 def solve(problems: list[FitProblem], limits: ConstraintLimits) -> list[Fitted]:
-    """Step 4-5 for several people at once (one batched :func:`fit_to_keypoints`)."""
+    """Steps 4-5 for several people at once (one batched :func:`fit_to_keypoints`)."""
     if not problems:
         return []
     joints = fit_to_keypoints(*(np.stack([getattr(p, name) for p in problems])

@@ -66,8 +66,8 @@ def test_people_fitted_together_as_alone(standing_pose):
         np.testing.assert_allclose(together[k], alone, atol=1e-12)
     problems = [KinematicFitter().prepare(0.0, p, uv, np.ones(17), CAM.fx) for p, uv in zip(sources, uvs)]
     for problem, fitted in zip(problems, solve(problems, ConstraintLimits())):
-        np.testing.assert_allclose(fitted.joints, fit_to_keypoints(problem.pose, problem.translation, problem.uv_norm,
-                                                                   problem.weights, ConstraintLimits()), atol=1e-12)
+        alone = fit_to_keypoints(problem.pose, problem.translation, problem.uv_norm, problem.weights, ConstraintLimits())
+        np.testing.assert_allclose(fitted.joints, alone, atol=1e-12)
 
 
 def test_zero_weight_keeps_the_source_pose(standing_pose):
