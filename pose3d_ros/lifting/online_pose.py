@@ -64,7 +64,7 @@ class PoseSettings:
     mode: str = "flag"
     limits: ConstraintLimits = field(default_factory=ConstraintLimits)
     min_joint_confidence: float = MIN_CONFIDENCE
-    bone_length_refinement: bool = False
+    bone_length_refinement: bool = False  # without fitting only: the fitting stage keeps its own lengths
     bone_samples: int = 64
     bone_min_frames: int = 5
     track_timeout_s: float = 2.0
@@ -244,7 +244,7 @@ class OnlinePoseEstimator:
             batch = torch.from_numpy(np.stack([np.stack(t.history) for t in tracks]).astype(np.float32))
             with torch.no_grad():
                 poses = list(self.refiner(batch).numpy().astype(np.float64))
-        if self.settings.bone_length_refinement:
+        if self.settings.bone_length_refinement and self.settings.fitting is None:  # the fitting has its own
             poses = [pose if (est := t.bones.estimate()) is None else rescale_bones(pose, est)
                      for pose, t in zip(poses, tracks)]
         return poses

@@ -52,7 +52,8 @@ PARAMS = (
     Param("fallback_image_height", 480, "Image height assumed until CameraInfo arrives", range=(1, 100_000),
           dynamic=True),
     Param("bone_length_refinement", True,
-          "Rescale bones to the track's bone lengths estimated online from its whole history", dynamic=True),
+          "fitting:=false only: rescale bones to the track's bone lengths estimated online from its whole "
+          "history (the fitting stage keeps lengths of its own)", dynamic=True),
     Param("refiner_model", "",
           "Model card of a causal TP-Net-style refiner trained on this lifter's outputs, applied after it "
           "(absolute, or a file in models/; empty: none, the default: on real video it made the 3D worse; "

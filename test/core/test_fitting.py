@@ -65,8 +65,9 @@ def test_people_fitted_together_as_alone(standing_pose):
         alone = fit_to_keypoints(sources[k], roots[k], uvs[k], weights[k], ConstraintLimits())
         np.testing.assert_allclose(together[k], alone, atol=1e-12)
     problems = [KinematicFitter().prepare(0.0, p, uv, np.ones(17), CAM.fx) for p, uv in zip(sources, uvs)]
+    limits = ConstraintLimits()
     for problem, fitted in zip(problems, solve(problems, ConstraintLimits())):
-        alone = fit_to_keypoints(problem.pose, problem.translation, problem.uv_norm, problem.weights, ConstraintLimits())
+        alone = fit_to_keypoints(problem.pose, problem.translation, problem.uv_norm, problem.weights, limits)
         np.testing.assert_allclose(fitted.joints, alone, atol=1e-12)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from pose3d_ros.constraints import bend_legality, bone_lengths
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
+from pose3d_ros.lifting.fitting import FitSettings
 from pose3d_ros.lifting.inputs import PersonKeypoints, root_translation
 from pose3d_ros.lifting.online import Person3D
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator, PoseSettings
@@ -106,6 +107,20 @@ def test_bone_length_refinement_makes_bones_constant(standing_pose, make_person,
             out = est.update(0.02 * k, [make_person()], CAM)[0]
             lengths[name].append(bone_lengths(out.joints - out.joints[0]))
     assert np.std(lengths["refined"][10:], axis=0).mean() < 0.3 * np.std(lengths["plain"][10:], axis=0).mean()
+
+
+def test_fitting_keeps_its_own_bone_lengths(standing_pose, make_person, estimator):
+    """bone_length_refinement rescales only without the fitting stage, which estimates lengths itself."""
+    rng = np.random.default_rng(1)
+    poses = [standing_pose * (1 + rng.normal(0, 0.05, (17, 1))) for _ in range(30)]  # jittering bones
+    outs = {}
+    for flag in (False, True):
+        est = estimator(bone_length_refinement=flag, bone_min_frames=3, fitting=FitSettings())
+        outs[flag] = []
+        for k, pose in enumerate(poses):
+            est.lifter.pose = pose - pose[0]
+            outs[flag].append(est.update(0.02 * k, [make_person()], CAM)[0].joints)
+    np.testing.assert_allclose(outs[True], outs[False], atol=1e-12)
 
 
 def test_identity_refiner_changes_nothing(standing_pose, make_person):
