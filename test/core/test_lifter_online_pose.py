@@ -58,6 +58,20 @@ def test_metric_output_in_the_camera_frame(standing_pose, make_person, estimator
     assert 0.9 < out.score <= 1.0
 
 
+@pytest.mark.parametrize("source", ["model", "detector", "fused"])
+def test_source_selection(source, standing_pose, bent_pose, make_person, estimator):
+    """model: the lifter's pose; detector: the detector's 3D (the lifter's for a person without it,
+    counted); fused: fusion_weight x the detector's + the rest x the lifter's."""
+    est = estimator(source=source, fusion_weight=0.25)
+    world = PersonKeypoints(1, make_person().keypoints, np.ones(17), bent_pose - bent_pose[0])
+    out = {s.track_id: s for s in est.update(0.0, [world, make_person(tid=2)], None)}
+    model = standing_pose - standing_pose[0]
+    want = {"model": model, "detector": world.world, "fused": 0.25 * world.world + 0.75 * model}[source]
+    np.testing.assert_allclose(out[1].joints, want, atol=1e-9)
+    np.testing.assert_allclose(out[2].joints, model, atol=1e-9)  # no detector 3D: the lifter's
+    assert est.counts["no_detector_3d"] == (0 if source == "model" else 1)
+
+
 def test_without_intrinsics_root_relative(standing_pose, make_person, estimator):
     out = estimator().update(0.0, [make_person()], None)[0]
     assert not out.metric and out.translation is None
