@@ -1,8 +1,8 @@
 """In-the-wild 3D benchmark on a calibrated multi-view recording (Pose2Sim's demos, 4 cameras, 60 fps).
 
     PYTHONPATH=$PWD .venv/bin/python bench/multiview.py --output output/multiview.md
-    ... --lifter-param bone_length_refinement=false             # every pipeline row
-    ... --variant nobones:bone_length_refinement=false,constraint_mode=correct
+    ... --lifter-param fusion_weight=0.5                         # every pipeline row
+    ... --variant articulated:model=lifter_articulated.json,constraint_mode=correct
     ... --backend mediapipe --demos Trial_1
 
 cam01 runs through the real nodes as a robot would (video_source -> keypoint_detector -> lifter,
@@ -14,7 +14,9 @@ so no frame is dropped. One detector feeds one lifter per row (remapped skeleton
 The reference is triangulated from the other cameras (cam02-04) and from all four
 (bench/multiview_data.py: its docstring has the cache format). Rows: the MediaPipe world landmarks
 (root placed by the lifter's root solve, lifting.inputs.root_translation, against cam01's
-undistorted normalised 2D), the pipeline with its defaults, without the refiner, any --variant, and
+undistorted normalised 2D), the pipeline with its defaults, any --variant, a reference check per
+person (the other-views reference projected into cam01 against cam01's own 2D, and the root error
+a perfect depth on cam01's 2D pelvis ray would have: a floor for any monocular placement), and
 the four-view reference scored against the other-views one (the reference's own noise floor;
 its limb std is the four-view reference's).
 Columns per reference: P-MPJPE, root-relative MPJPE, root position error, limb-length std (mm)
@@ -94,7 +96,7 @@ def parse_variant(spec: str) -> tuple[str, dict]:
 def rows_from_args(common: list[str], variants: list[str]) -> dict[str, dict]:
     """Pipeline rows: label -> lifter parameters (the common ones, then the row's own)."""
     base = lifter_params(common)
-    rows = {"pipeline (default)": dict(base), "pipeline refiner_model:=''": {**base, "refiner_model": ""}}
+    rows = {"pipeline (default)": dict(base)}
     for label, params in map(parse_variant, variants):
         rows[f"pipeline {label}"] = {**base, **params}
     return rows
