@@ -1,0 +1,91 @@
+"""The multi-view benchmark's lifter, offline: the cached cam01 detections through the lifter node's
+core (OnlinePoseEstimator with the node's parameters) instead of the ROS chain, for tuning.
+
+    .venv/bin/python bench/multiview_offline.py --variant "w6:fusion_weight=0.6" \
+        --variant "art:model=lifter_articulated.json"
+
+About 2 s per row and demo instead of a run of the nodes; the same inputs as bench/multiview.py
+(cam01 keypoints at the published width, the detector's 3D, CameraInfo scaled like video_source's)
+and, with the same parameters, the same skeletons (against the node chain: Trial_1's scores equal
+to 0.1 mm; MultiPerson within 1.5 mm, the node chain matching tracks to people by their 2D).
+Prints P-MPJPE, root error and limb std (mm) per person against the other-views reference, with
+MediaPipe's world landmarks for comparison. Tune here, then confirm with bench/multiview.py: the
+table in the README comes from the node chain.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import multiview_data as data  # noqa: E402
+from multiview import mediapipe_world, parse_variant  # noqa: E402
+
+from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
+from pose3d_ros.lifting.online import OnlineLifter  # noqa: E402
+from pose3d_ros.lifting.online_pose import OnlinePoseEstimator  # noqa: E402
+from pose3d_ros.metrics import reference_scores  # noqa: E402
+from pose3d_ros.networks.cards import load_model  # noqa: E402
+from pose3d_ros.nodes.lifter import PARAMS, settings_from_params  # noqa: E402
+from pose3d_ros.resources import resolve  # noqa: E402
+from pose3d_ros.skeleton import H36M17  # noqa: E402
+
+
+def lift(cache: dict, demo: str, params: dict) -> np.ndarray:
+    """(F, P, 17, 3) skeletons in cam01's frame from the node's parameters over its defaults."""
+    p = {q.name: q.default for q in PARAMS} | params
+    estimator = OnlinePoseEstimator(
+        OnlineLifter(load_model(resolve(p["model"], "models")), "cpu", p["track_gap_s"],
+                     min_confidence=p["min_joint_confidence"]), settings_from_params(p))
+    full = data.cameras(demo)[data.EVAL_CAMERA].intrinsics
+    width = int(cache["detect_width"])
+    cam = full.scaled_to(width, round(full.height * width / full.width))  # the published image
+    scale = np.array([cam.width / full.width, cam.height / full.height])
+    out = np.full(cache["ref_others"].shape, np.nan)
+    period = 1.0 / float(cache["fps"])
+    for f in range(len(cache["keypoints"])):
+        found = np.flatnonzero(cache["found"][f])
+        people = [PersonKeypoints(int(cache["track_id"][f, p]), cache["keypoints"][f, p] * scale,
+                                  cache["confidence"][f, p].astype(float), cache["world"][f, p].astype(float))
+                  for p in found]
+        by_id = {s.track_id: s.joints for s in estimator.update((f + 1) * period, people, cam) or []}
+        for p in found:
+            if int(cache["track_id"][f, p]) in by_id:
+                out[f, p] = by_id[int(cache["track_id"][f, p])]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--demos", nargs="+", default=list(data.DEMOS), choices=data.DEMOS)
+    parser.add_argument("--backend", default="mediapipe_tasks", help="whose detection cache (default mediapipe_tasks)")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:P=V,P=V",
+                        help="a row: lifter node parameters over the defaults (repeatable)")
+    args = parser.parse_args()
+    try:
+        rows = {"default": {}} | dict(map(parse_variant, args.variant))
+    except ValueError as exc:
+        parser.error(str(exc))
+    torch.set_num_threads(1)  # as LifterNode
+    data.fetch()
+    for demo in args.demos:
+        cache = data.demo_cache(demo, args.backend)
+        poses = {"MediaPipe world landmarks": mediapipe_world(cache, data.cameras(demo)[data.EVAL_CAMERA].intrinsics)}
+        poses |= {label: lift(cache, demo, params) for label, params in rows.items()}
+        for person in range(cache["ref_others"].shape[1]):
+            print(f"{demo} person {person}: P-MPJPE / root error / limb std (mm), other-views reference")
+            for label, pred in poses.items():
+                s = reference_scores(pred[:, person], cache["ref_others"][:, person], H36M17.bones)
+                print(f"  {label:32s} {1000 * s['p_mpjpe']:6.1f} {1000 * s['root_error']:6.1f} "
+                      f"{1000 * s['bone_std']:5.1f}  ({s['frames']} frames)")
+
+
+if __name__ == "__main__":
+    main()
