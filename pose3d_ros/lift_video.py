@@ -5,9 +5,10 @@
 The whole recording is detected first (any detector backend), then each unbroken stretch of
 each track is lifted at once, so a symmetric model sees the frames before and after each
 pose (the online node sees only the past). The default model is the causal TCN
-``lifter_causal81``: on detected keypoints it is more accurate than the symmetric one, and
-smoother than the node's per-frame ``lifter_articulated``, which has no refiner here
-(README, Models). The .npz holds, per track ``<id>``:
+``lifter_causal81`` (also the node's): on detected keypoints it is more accurate than the
+symmetric one and smoother than the per-frame ``lifter_articulated`` (README, Models); this
+command lifts the 2D alone, without the node's fusion with the detector's 3D or its fitting.
+The .npz holds, per track ``<id>``:
 ``track_<id>_frames`` (frame indices), ``track_<id>_joints`` (N, 17, 3) H36M-17 joints in
 the camera's optical frame, metres (root-relative where the root could not be placed),
 ``track_<id>_translation`` (N, 3) root positions (NaN where not placed) and
