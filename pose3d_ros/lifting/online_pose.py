@@ -182,10 +182,8 @@ class OnlinePoseEstimator:
         lifts = [self.tracks[p.track_id].lift for p in need_model]
         modelled = {p.track_id: p for p in self.lifter.update(stamp, need_model, camera, lifts)} if need_model else {}
         lifted, observed = [], []
-        for person in people:
+        for person in visible:
             finite = np.all(np.isfinite(person.keypoints), axis=-1)
-            if not finite.any():
-                continue
             confidence = np.where(finite & np.isfinite(person.confidence), person.confidence, 0.0)
             uv = normalize_with_intrinsics(np.where(finite[:, None], person.keypoints, 0.0), camera)
             uv = np.where(finite[:, None], uv, uv[finite].mean(axis=0)).astype(np.float64)
@@ -238,15 +236,15 @@ class OnlinePoseEstimator:
             seg.history.append(person.joints)
         return seg
 
-    def _refine(self, lifted: list[Person3D], tracks: list[_Segment]) -> list[np.ndarray]:
+    def _refine(self, lifted: list[Person3D], segments: list[_Segment]) -> list[np.ndarray]:
         poses = [p.joints for p in lifted]
         if self.refiner is not None and lifted:
-            batch = torch.from_numpy(np.stack([np.stack(t.history) for t in tracks]).astype(np.float32))
+            batch = torch.from_numpy(np.stack([np.stack(seg.history) for seg in segments]).astype(np.float32))
             with torch.no_grad():
                 poses = list(self.refiner(batch).numpy().astype(np.float64))
         if self.settings.bone_length_refinement and self.settings.fitting is None:  # the fitting has its own
-            poses = [pose if (est := t.bones.estimate()) is None else rescale_bones(pose, est)
-                     for pose, t in zip(poses, tracks)]
+            poses = [pose if (est := seg.bones.estimate()) is None else rescale_bones(pose, est)
+                     for pose, seg in zip(poses, segments)]
         return poses
 
     def _fit(self, stamp: float, lifted: list[Person3D], segments: list[_Segment], poses: list[np.ndarray],
@@ -268,12 +266,12 @@ class OnlinePoseEstimator:
                 out[i] = (fitted.relative, fitted.translation)
         return out
 
-    def _place_and_check(self, person: Person3D, track: _Segment, pose: np.ndarray, translation: np.ndarray | None,
+    def _place_and_check(self, person: Person3D, seg: _Segment, pose: np.ndarray, translation: np.ndarray | None,
                          stamp: float, metric: bool) -> Skeleton3D | None:
         s = self.settings
         # The lengths the pose was given: the fitting stage's when it ran, else the track's estimate.
-        estimate = track.fitter.bone_lengths() if track.fitter is not None else track.bones.estimate()
-        translation, positions, sev = self._assess(translation, track, pose, stamp, metric, estimate)
+        estimate = seg.fitter.bone_lengths() if seg.fitter is not None else seg.bones.estimate()
+        translation, positions, sev = self._assess(translation, seg, pose, stamp, metric, estimate)
         bad = violated(sev)
         failed = tuple(name for name in CHECKS if bad[name].any())
         self.counts["poses"] += 1
@@ -284,16 +282,16 @@ class OnlinePoseEstimator:
         if s.mode == "correct" and any(name in failed for name in SHAPE_CHECKS):
             lengths = estimate if estimate is not None else symmetrize(bone_lengths(pose))
             pose = mirror_illegal_bends(rescale_bones(pose, lengths), s.limits)
-            translation, positions, sev = self._assess(translation, track, pose, stamp, metric, estimate)
+            translation, positions, sev = self._assess(translation, seg, pose, stamp, metric, estimate)
             bad = violated(sev)
             self.counts["corrected"] += 1
-        track.motion.push(positions, stamp)
+        seg.motion.push(positions, stamp)
         flagged = np.any(np.stack(list(bad.values())), axis=0)
         valid = (person.confidence >= s.min_joint_confidence) & ~flagged
         return Skeleton3D(person.track_id, positions, person.confidence, valid, joint_scores(sev),
                           translation, failed, not flagged.any())
 
-    def _assess(self, translation: np.ndarray | None, track: _Segment, pose: np.ndarray, stamp: float,
+    def _assess(self, translation: np.ndarray | None, seg: _Segment, pose: np.ndarray, stamp: float,
                 metric: bool, estimate: np.ndarray | None
                 ) -> tuple[np.ndarray | None, np.ndarray, dict[str, np.ndarray]]:
         # The root stays where the source's own pose (or the fitting stage) placed it: refinement and
@@ -301,6 +299,6 @@ class OnlinePoseEstimator:
         # 2 cm worse on Human3.6M).
         translation = translation if metric else None
         positions = pose + translation if translation is not None else pose
-        sev = severities(pose, positions, stamp, self.settings.limits, estimate, track.motion,
+        sev = severities(pose, positions, stamp, self.settings.limits, estimate, seg.motion,
                          None if translation is None else float(translation[2]))
         return translation, positions, sev
