@@ -50,7 +50,6 @@ from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics  # n
 from pose3d_ros.lifting.inputs import root_translation  # noqa: E402
 from pose3d_ros.metrics import reference_scores  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
-from pose3d_ros.triangulation import undistort_pixels  # noqa: E402
 
 REFERENCES = (("ref_others", "other 3 views"), ("ref_all", "all 4 views"))
 FLOOR = "all-views reference (noise floor)"
@@ -193,7 +192,7 @@ def mediapipe_world(cache: dict, cam: CameraIntrinsics) -> np.ndarray:
     solve against the undistorted normalised 2D; NaN where not found or not solvable."""
     out = np.full(cache["world"].shape, np.nan)
     for f, p in np.argwhere(cache["found"]):
-        uv = normalize_with_intrinsics(undistort_pixels(cache["keypoints"][f, p], cam), cam)
+        uv = normalize_with_intrinsics(cache["keypoints"][f, p], cam)
         t = root_translation(cache["world"][f, p], uv, cache["confidence"][f, p])
         if t is not None:
             out[f, p] = cache["world"][f, p] + t
@@ -257,7 +256,7 @@ def reference_agreement(cache: dict, calib, person: int) -> str:
             proj = calib.project(calib.to_world(ref[ok]))
             dist += list(np.linalg.norm(proj - cache["keypoints"][f, person][ok], axis=-1))
         if np.all(np.isfinite(ref[0])):
-            ray = normalize_with_intrinsics(undistort_pixels(cache["keypoints"][f, person][:1], cam), cam)[0]
+            ray = normalize_with_intrinsics(cache["keypoints"][f, person][:1], cam)[0]
             floor.append(np.linalg.norm(np.append(ray, 1.0) * ref[0, 2] - ref[0]))
     if not dist:
         return "reference check: no frame with both"

@@ -51,8 +51,9 @@ sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.calibration import CalibratedCamera, read_qualisys  # noqa: E402
 from pose3d_ros.detection import create_detector  # noqa: E402
+from pose3d_ros.geometry import normalize_with_intrinsics  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
-from pose3d_ros.triangulation import epipolar_distance, triangulate, undistort_normalized  # noqa: E402
+from pose3d_ros.triangulation import epipolar_distance, triangulate  # noqa: E402
 from pose3d_ros.video import FrameSource  # noqa: E402
 
 CACHE = ROOT / ".cache" / "multiview"
@@ -239,7 +240,7 @@ def reference(demo: str, backend: str = "mediapipe", eval_width: int = 640) -> d
     calib = cameras(demo)
     cams = [calib[c] for c in CAMERAS]
     dets = [detections(demo, c, backend) for c in CAMERAS]
-    xy = [undistort_normalized(d["keypoints"].astype(np.float64), c.intrinsics) for d, c in zip(dets, cams)]
+    xy = [normalize_with_intrinsics(d["keypoints"], c.intrinsics, np.float64) for d, c in zip(dets, cams)]
     conf = [np.where(np.isfinite(d["keypoints"][..., 0]), d["confidence"], 0.0) for d in dets]
     offsets = estimate_offsets(cams, xy, conf)
     n_frames = len(dets[0]["keypoints"])

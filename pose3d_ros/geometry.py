@@ -61,13 +61,14 @@ class CameraIntrinsics:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
 
-def normalize_with_intrinsics(uv: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
+def normalize_with_intrinsics(uv: np.ndarray, cam: CameraIntrinsics, dtype: type = np.float32) -> np.ndarray:
     """Pixels -> focal-normalised image coordinates ((u - cx) / fx, (v - cy) / fy), with the
-    lens distortion removed when the camera has any (:func:`undistort_normalized`).
+    lens distortion removed when the camera has any (:func:`undistort_normalized`), in ``dtype``
+    (float32, the lifters' input; float64 for triangulation).
 
     The lifters take this input so that one model serves any camera: the 3D pose that
     explains such coordinates does not depend on the focal length or resolution."""
-    uv = np.asarray(uv, dtype=np.float32)
+    uv = np.asarray(uv, dtype=dtype)
     xy = np.stack([(uv[..., 0] - cam.cx) / cam.fx, (uv[..., 1] - cam.cy) / cam.fy], axis=-1)
     return undistort_normalized(xy, cam.distortion) if any(cam.distortion[:5]) else xy
 

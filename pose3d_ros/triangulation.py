@@ -1,7 +1,7 @@
 """Multi-view triangulation of keypoints: confidence-weighted DLT with view-pair hypotheses
 (RANSAC, exhaustive over the pairs for the few views of a rig), re-projection errors in pixels.
 
-Points are undistorted first (cv2.undistortPoints) and triangulated in focal-normalised
+Points are undistorted first (geometry.normalize_with_intrinsics) and triangulated in focal-normalised
 coordinates against each camera's [R | t], which keeps the DLT well conditioned.
 """
 from __future__ import annotations
@@ -9,25 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
-import cv2
 import numpy as np
 
 from .calibration import CalibratedCamera
-from .geometry import CameraIntrinsics
-
-
-def undistort_normalized(uv: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
-    """Distorted pixels (..., 2) -> undistorted focal-normalised coordinates (..., 2)."""
-    uv = np.asarray(uv, np.float64)
-    dist = np.asarray(cam.distortion, np.float64) if cam.distortion else None
-    out = cv2.undistortPoints(uv.reshape(-1, 1, 2), cam.matrix, dist)
-    return out.reshape(uv.shape)
-
-
-def undistort_pixels(uv: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
-    """Distorted pixels (..., 2) -> the pixels an ideal pinhole with the same K would see."""
-    xy = undistort_normalized(uv, cam)
-    return xy * np.array([cam.fx, cam.fy]) + np.array([cam.cx, cam.cy])
+from .geometry import normalize_with_intrinsics
 
 
 def dlt(extrinsics: np.ndarray, xy: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -100,7 +85,8 @@ def triangulate(cameras: list[CalibratedCamera], keypoints: np.ndarray, confiden
     confidence = np.where(np.all(np.isfinite(keypoints), axis=-1), np.nan_to_num(confidence), 0.0)
     weights = np.where(confidence >= min_confidence, confidence, 0.0)
     n_views, n_frames, n_joints = weights.shape
-    xy = np.stack([undistort_normalized(np.nan_to_num(k), c.intrinsics) for c, k in zip(cameras, keypoints)])
+    xy = np.stack([normalize_with_intrinsics(np.nan_to_num(k), c.intrinsics, np.float64)
+                   for c, k in zip(cameras, keypoints)])
     extrinsics = np.stack([np.hstack([c.rotation, c.translation[:, None]]) for c in cameras])
     focal = np.array([[c.intrinsics.fx, c.intrinsics.fy] for c in cameras])
     points = np.full((n_frames, n_joints, 3), np.nan)
@@ -120,7 +106,7 @@ def _skew(v: np.ndarray) -> np.ndarray:
 def epipolar_distance(cam_a: CalibratedCamera, xy_a: np.ndarray, cam_b: CalibratedCamera,
                       xy_b: np.ndarray) -> np.ndarray:
     """Distance (...,) in camera b's pixels between b's observations and the epipolar lines of a's,
-    both given as undistorted normalised coordinates (..., 2) (see ``undistort_normalized``)."""
+    both given as undistorted normalised coordinates (..., 2) (see ``geometry.normalize_with_intrinsics``)."""
     rotation = cam_b.rotation @ cam_a.rotation.T
     essential = _skew(cam_b.translation - rotation @ cam_a.translation) @ rotation
     a = np.concatenate([xy_a, np.ones(xy_a.shape[:-1] + (1,))], axis=-1)

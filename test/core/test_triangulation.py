@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from pose3d_ros.calibration import CalibratedCamera
-from pose3d_ros.geometry import CameraIntrinsics, project
-from pose3d_ros.triangulation import epipolar_distance, triangulate, undistort_normalized
+from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
+from pose3d_ros.triangulation import epipolar_distance, triangulate
 
 
 def _look_at(centre, target=(0.0, 0.0, 1.0)) -> np.ndarray:
@@ -63,13 +63,13 @@ def test_noisy_views_and_missing_observations():
 def test_undistortion_inverts_projection():
     cam = _rig()[3]
     pts = np.array([[0.3, -0.2, 2.0], [-0.4, 0.25, 3.0]])
-    xy = undistort_normalized(project(pts, cam.intrinsics), cam.intrinsics)
+    xy = normalize_with_intrinsics(project(pts, cam.intrinsics), cam.intrinsics, np.float64)
     np.testing.assert_allclose(xy, pts[:, :2] / pts[:, 2:], atol=1e-6)
 
 
 def test_epipolar_distance_zero_for_corresponding_points():
     cams = _rig()
     points = np.array([[0.1, 0.2, 1.0], [-0.3, 0.1, 1.5]])
-    xy = [undistort_normalized(c.project(points), c.intrinsics) for c in cams]
+    xy = [normalize_with_intrinsics(c.project(points), c.intrinsics, np.float64) for c in cams]
     np.testing.assert_allclose(epipolar_distance(cams[0], xy[0], cams[1], xy[1]), 0.0, atol=1e-6)
     assert np.all(epipolar_distance(cams[0], xy[0], cams[1], xy[1][::-1]) > 5.0)
