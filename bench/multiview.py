@@ -46,7 +46,7 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 import multiview_data as data  # noqa: E402
 
 from pose3d_ros.calibration import write_ros_calibration  # noqa: E402
-from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics  # noqa: E402
+from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project  # noqa: E402
 from pose3d_ros.lifting.inputs import root_translation  # noqa: E402
 from pose3d_ros.metrics import reference_scores  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
@@ -253,7 +253,7 @@ def reference_agreement(cache: dict, calib, person: int) -> str:
         ref = cache["ref_others"][f, person]
         ok = np.all(np.isfinite(ref), axis=-1) & (cache["confidence"][f, person] >= data.MIN_CONFIDENCE)
         if ok.any():
-            proj = calib.project(calib.to_world(ref[ok]))
+            proj = project(ref[ok], cam)
             dist += list(np.linalg.norm(proj - cache["keypoints"][f, person][ok], axis=-1))
         if np.all(np.isfinite(ref[0])):
             ray = normalize_with_intrinsics(cache["keypoints"][f, person][:1], cam)[0]

@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.calibration import CalibratedCamera, read_qualisys  # noqa: E402
 from pose3d_ros.detection import create_detector  # noqa: E402
-from pose3d_ros.geometry import normalize_with_intrinsics  # noqa: E402
+from pose3d_ros.geometry import normalize_with_intrinsics, project  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
 from pose3d_ros.triangulation import epipolar_distance, triangulate  # noqa: E402
 from pose3d_ros.video import FrameSource  # noqa: E402
@@ -303,7 +303,7 @@ def match_people(keypoints: np.ndarray, confidence: np.ndarray, cam: CalibratedC
     """Reference person (index into ref_cam (P, 17, 3), camera frame) of each detected person
     (keypoints (N, 17, 2), confidence (N, 17)) by the median pixel distance of the confident joints
     to the reference's projection; greedy, nearest first; -1 where none is within ``max_px``."""
-    proj = np.stack([cam.project(cam.to_world(r)) for r in ref_cam]) if len(ref_cam) else np.zeros((0, 17, 2))
+    proj = project(ref_cam, cam.intrinsics)  # (P, 17, 2)
     dist = np.full((len(keypoints), len(ref_cam)), np.inf)
     for n in range(len(keypoints)):
         ok = confidence[n] >= MIN_CONFIDENCE
