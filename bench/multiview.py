@@ -101,6 +101,14 @@ def rows_from_args(common: list[str], variants: list[str]) -> dict[str, dict]:
     return rows
 
 
+def add_row_arguments(parser: argparse.ArgumentParser) -> None:
+    """--lifter-param and --variant, the pipeline rows (rows_from_args) of both multi-view benches."""
+    parser.add_argument("--lifter-param", action="append", default=[], metavar="NAME=VALUE",
+                        help="lifter parameter for every pipeline row (repeatable)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME:P=V,P=V",
+                        help="an extra pipeline row with these lifter parameters (repeatable)")
+
+
 def run_pipeline(video: Path, calibration: Path, fps: float, backend: str,
                  rows: dict[str, dict]) -> tuple[list[dict], dict[str, list[dict]]]:
     """cam01 through video_source -> keypoint_detector -> one lifter per row, frame by frame.
@@ -304,10 +312,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demos", nargs="+", default=list(data.DEMOS), choices=data.DEMOS)
     parser.add_argument("--backend", default="mediapipe", help="keypoint_detector backend (default mediapipe)")
-    parser.add_argument("--lifter-param", action="append", default=[], metavar="NAME=VALUE",
-                        help="lifter parameter for every pipeline row (repeatable)")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME:P=V,P=V",
-                        help="an extra pipeline row with these lifter parameters (repeatable)")
+    add_row_arguments(parser)
     parser.add_argument("--output", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args()
     try:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import multiview_data as data  # noqa: E402
-from multiview import mediapipe_world, rows_from_args  # noqa: E402
+from multiview import add_row_arguments, mediapipe_world, rows_from_args  # noqa: E402
 
 from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
 from pose3d_ros.lifting.online import OnlineLifter  # noqa: E402
@@ -66,10 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demos", nargs="+", default=list(data.DEMOS), choices=data.DEMOS)
     parser.add_argument("--backend", default="mediapipe_tasks", help="whose detection cache (default mediapipe_tasks)")
-    parser.add_argument("--lifter-param", action="append", default=[], metavar="NAME=VALUE",
-                        help="lifter parameter for every row (repeatable)")
-    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:P=V,P=V",
-                        help="a row: lifter node parameters over the defaults (repeatable)")
+    add_row_arguments(parser)
     args = parser.parse_args()
     try:
         rows = rows_from_args(args.lifter_param, args.variant)  # the rows bench/multiview.py runs
