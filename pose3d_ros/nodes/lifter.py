@@ -160,11 +160,14 @@ class LifterNode(Node):
         self.tracked_pub = self.create_publisher(UInt32MultiArray, "tracked", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "skeleton_markers", 10)
         self.tf = self._tf_broadcaster() if self.p["publish_tf"] else None
+        # CameraInfo first: rclpy executors take a node's ready subscriptions in creation order, so
+        # a frame's CameraInfo arriving with its keypoints is applied before them (the first frame
+        # was otherwise published root-relative now and then).
+        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
         # Newest keypoints only (reliable, keep last 1): a lifter that falls behind skips frames,
         # counted as ``skipped``, instead of queueing them and adding latency.
         self._last_sequence = 0
         self.create_subscription(PointCloud2, "keypoints", self._on_newest_keypoints, QoSProfile(depth=1))
-        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos_profile_sensor_data)
         self.diag = NodeDiagnostics(self, inputs={"frames": True, "camera_info": False},
                                     counters=COUNTERS + tuple(self.estimator.counts), causes=CAUSES,
                                     stale_after_s=self.p["input_timeout_s"],
