@@ -15,8 +15,9 @@ The reference is triangulated from the other cameras (cam02-04) and from all fou
 (bench/multiview_data.py: its docstring has the cache format). Rows: the MediaPipe world landmarks
 (root placed by the lifter's root solve, lifting.inputs.root_translation, against cam01's
 undistorted normalised 2D), the pipeline with its defaults, any --variant, a reference check per
-person (the other-views reference projected into cam01 against cam01's own 2D, and the root error
-a perfect depth on cam01's 2D pelvis ray would have: a floor for any monocular placement), and
+person (the other-views reference projected into cam01 against cam01's own 2D, the root error
+a perfect depth on cam01's 2D pelvis ray would have: a floor for any monocular placement, and the
+median epipolar distance of each pair of cameras on that person), and
 the four-view reference scored against the other-views one (the reference's own noise floor;
 its limb std is the four-view reference's).
 Columns per reference: P-MPJPE, root-relative MPJPE, root position error, limb-length std (mm)
@@ -301,6 +302,9 @@ def evaluate(demo: str, backend: str, rows: dict[str, dict]) -> str:
     for p in range(cache["ref_all"].shape[1]):
         out += [f"\n### person {p}: cam01 found it in {int(cache['found'][:, p].sum())} frames\n",
                 reference_agreement(cache, calib, p) + "\n",
+                "cameras' agreement on this person (median epipolar distance, px): " + ", ".join(
+                    f"{a[3:]}-{b[3:]} {d:.0f}" for (a, b), d in data.view_agreement(demo, backend, p, cache).items())
+                + "\n",
                 markdown(header, score_table(poses, cache, p)),
                 "\nPer-joint root-relative error (mm) against the other-views reference:\n",
                 markdown(["joint"] + [k for k in poses if k != FLOOR],

@@ -36,6 +36,8 @@ class TrainingBatch:
     augmented_context: torch.Tensor | None = None  # (B, L, J, 2) frames of re-boned sequences (AUG)
     augmented_targets: torch.Tensor | None = None  # (B, L, J, 3)
     scale: torch.Tensor | float = 1.0  # the 2D scale factor of each sample
+    windows_3d: torch.Tensor | None = None  # (B, T, J, 3) camera-frame 3D of the input frames (virtual cameras)
+    output_offset: int = 0  # the input frame of the first output frame (rf - 1 causal, rf // 2 symmetric)
 
     def model_inputs(self) -> dict:
         """The model's keyword inputs besides ``inputs``."""
@@ -59,7 +61,7 @@ def augment(batch: TrainingBatch, t: TrainConfig, layout: SkeletonLayout) -> Tra
     the flip (training.virtual_camera); those get no further scale or noise (they have their own)."""
     if t.flip:
         flip = torch.rand(len(batch.inputs), device=batch.inputs.device) < 0.5
-        for name in ("inputs", "targets", "points_3d", "context", "context_targets"):
+        for name in ("inputs", "targets", "points_3d", "context", "context_targets", "windows_3d"):
             x = getattr(batch, name)
             if x is not None:
                 x[flip] = flip_pose(x[flip], layout)
@@ -80,13 +82,15 @@ def augment(batch: TrainingBatch, t: TrainConfig, layout: SkeletonLayout) -> Tra
 
 
 def _view_virtually(batch: TrainingBatch, spec: VirtualCameraSpec) -> torch.Tensor:
-    """Re-view a share of the samples through virtual cameras (in place); returns which."""
-    if batch.inputs.shape[1] != 1 or batch.targets.shape[1] != 1 or batch.context is not None \
-            or batch.points_3d is not None:
-        raise ValueError("virtual_cameras needs a per-frame lifter (receptive field 1, no context, no 2D losses)")
-    uv, posed, viewed = virtual_views(batch.targets[:, 0], spec)
-    batch.inputs[viewed, 0, :, :2] = uv[viewed].to(batch.inputs.dtype)
-    batch.targets[viewed, 0] = posed[viewed].to(batch.targets.dtype)
+    """Re-view a share of the samples through virtual cameras (in place): the 3D of each sample's
+    input window from one camera gives its 2D inputs and its output frames' targets. Returns which."""
+    if batch.windows_3d is None or batch.context is not None or batch.points_3d is not None:
+        raise ValueError("virtual_cameras needs the 3D of the input windows and a lifter without "
+                         "sequence context or 2D losses")
+    uv, seen, viewed = virtual_views(batch.windows_3d, spec)
+    out = seen[:, batch.output_offset:batch.output_offset + batch.targets.shape[1]]
+    batch.inputs[viewed, :, :, :2] = uv[viewed].to(batch.inputs.dtype)
+    batch.targets[viewed] = (out - out[:, :, :1])[viewed].to(batch.targets.dtype)
     return viewed
 
 

@@ -134,7 +134,7 @@ class TrainConfig:
     scale_range: tuple[float, float] | None = None  # 2D scale factor range (nearer or farther people)
     joint_dropout: float = 0.0  # probability that a joint of a frame is unseen (needs model.in_features: 3)
     bone_length_augmentation: BoneLengthAugmentation | None = None
-    virtual_cameras: VirtualCameraSpec | None = None  # per-frame lifters only (training.virtual_camera)
+    virtual_cameras: VirtualCameraSpec | None = None  # training.virtual_camera; not with context or 2D losses
     losses: dict = field(default_factory=dict)  # {name: weight} or {name: {weight: w, option: ...}}; none: MPJPE
 
     def __post_init__(self) -> None:

@@ -15,10 +15,11 @@ class ChunkedDataset:
     """Padded, concatenated inputs (normalised 2D) and targets (root-relative 3D)."""
 
     def __init__(self, inputs: list[np.ndarray], targets: list[np.ndarray], receptive_field: int,
-                 causal: bool, chunk: int, roots: list[np.ndarray] | None = None) -> None:
+                 causal: bool, chunk: int, roots: list[np.ndarray] | None = None,
+                 points: list[np.ndarray] | None = None) -> None:
         pad_left = receptive_field - 1 if causal else receptive_field // 2
         pad_right = receptive_field - 1 - pad_left
-        self.chunk, self.span = chunk, chunk + receptive_field - 1
+        self.chunk, self.span, self.pad_left = chunk, chunk + receptive_field - 1, pad_left
         padded, starts_in, starts_out, offset_in, offset_out = [], [], [], 0, 0
         frame, seq_in, seq_out, seq_len = [], [], [], []
         for x in inputs:
@@ -40,6 +41,9 @@ class ChunkedDataset:
         self.targets = torch.from_numpy(np.concatenate(targets).astype(np.float32))
         # Camera-frame root positions (N, 1, 3) per output frame, for losses that need absolute 3D.
         self.roots = None if roots is None else torch.from_numpy(np.concatenate(roots).astype(np.float32))
+        # Camera-frame 3D (N, J, 3) per input row, padded like the inputs (virtual cameras re-project it).
+        self.points = None if points is None else torch.from_numpy(np.concatenate(
+            [np.pad(p, ((pad_left, pad_right), (0, 0), (0, 0)), mode="edge") for p in points]).astype(np.float32))
         self.starts_in = np.concatenate(starts_in)
         self.starts_out = np.concatenate(starts_out)
         # Per chunk: its first frame within its sequence, and where that sequence starts and how long it is.
@@ -53,6 +57,7 @@ class ChunkedDataset:
         """Keep the whole dataset on ``device`` (a GPU: batches are gathered there)."""
         self.inputs, self.targets = self.inputs.to(device), self.targets.to(device)
         self.roots = None if self.roots is None else self.roots.to(device)
+        self.points = None if self.points is None else self.points.to(device)
         return self
 
     def batches(self, batch_size: int, rng: np.random.Generator, rank: int = 0, world: int = 1,
@@ -79,6 +84,14 @@ class ChunkedDataset:
             raise ValueError("this dataset was built without root positions")
         rows = self._output_rows(idx)
         return self.targets[rows] + self.roots[rows]
+
+    def windows(self, idx: np.ndarray) -> torch.Tensor:
+        """Camera-frame 3D (B, chunk + rf - 1, J, 3) of the input frames of the chunks ``idx`` (needs ``points``)."""
+        if self.points is None:
+            raise ValueError("this dataset was built without 3D points")
+        device = self.points.device
+        rows = torch.from_numpy(self.starts_in[idx]).to(device)[:, None] + torch.arange(self.span, device=device)
+        return self.points[rows]
 
     def context(self, idx: np.ndarray, frames: int, causal: bool, rng: np.random.Generator):
         """For each chunk in ``idx``, ``frames`` frames drawn uniformly from its whole sequence

@@ -150,6 +150,8 @@ class EpochData:
             if step == steps:  # every rank takes the same number of steps
                 break
             batch = TrainingBatch(inputs, targets, data.absolute(idx) if data.roots is not None else None)
+            if data.points is not None:
+                batch.windows_3d, batch.output_offset = data.windows(idx), data.pad_left
             if self.context_frames:
                 batch.context, batch.context_targets = data.context(idx, self.context_frames, self.causal, rng)
             if self.augmented is not None:  # clean re-projected 2D, as in the paper
@@ -203,7 +205,11 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
     if t.joint_dropout > 0 and cfg.model.in_features != 3:
         raise ValueError("joint_dropout needs a confidence channel (model.in_features: 3) to mark dropped joints")
     inputs = [lifter_input(model_inputs(s), None, cfg.model.in_features) for s in train_seqs]
-    data = ChunkedDataset(inputs, targets, 1 if window else rf, causal, window or t.chunk, roots).to(device)
+    if t.virtual_cameras is not None and (trajectory or context_frames or needs_3d):
+        raise ValueError(f"{cfg.source}: virtual_cameras need a lifter of root-relative poses without "
+                         "sequence context or 2D losses")
+    points = [s.positions_3d for s in train_seqs] if t.virtual_cameras is not None else None
+    data = ChunkedDataset(inputs, targets, 1 if window else rf, causal, window or t.chunk, roots, points).to(device)
     reference_lengths = None
     if "bone_ratio" in t.losses:
         reference_lengths = bone_lengths(data.targets, layout).mean(dim=0).cpu()

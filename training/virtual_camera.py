@@ -4,9 +4,10 @@ Human3.6M films five actors from four cameras at chest height, 3 to 6 m away, wi
 A robot's camera looks down or up at people (elevation), may be tilted (roll), meets them
 from 1.5 to 10 m anywhere in a landscape or portrait image, through webcam or phone lenses,
 and its detector guesses the joints that leave the image. Per training sample this module
-draws such a camera, re-expresses the root-relative 3D target in it, projects the 2D input
-(focal-normalised) and adds a real detector's errors: Gaussian pixel noise, rare gross
-outliers, and joints outside the image replaced by noisy guesses near the border.
+draws such a camera (one static camera for a temporal lifter's whole input window),
+re-expresses the 3D in it, projects the 2D input (focal-normalised) and adds a real detector's
+errors: Gaussian pixel noise, rare gross outliers, and joints outside the image replaced by
+noisy guesses near the border.
 """
 from __future__ import annotations
 
@@ -51,21 +52,23 @@ def _rotation_z(a: torch.Tensor) -> torch.Tensor:
     return torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(-1, 3, 3)
 
 
-def virtual_views(targets: torch.Tensor, spec: VirtualCameraSpec, g: torch.Generator | None = None
+def virtual_views(windows: torch.Tensor, spec: VirtualCameraSpec, g: torch.Generator | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Root-relative 3D poses (B, J, 3) in their camera's optical frame -> (2D inputs (B, J, 2)
-    focal-normalised, the poses in the virtual cameras (B, J, 3) root-relative, and which
-    samples were re-viewed (B,) bool). Samples not drawn keep their pose and get no input
-    (zeros): the caller keeps its own 2D for them. ``g``: the random generator (None: torch's)."""
-    b, device = len(targets), targets.device
+    """Windows of 3D poses (B, T, J, 3) in their camera's optical frame (T = 1: one frame, which
+    may be root-relative) -> (2D inputs (B, T, J, 2) focal-normalised, the windows seen from the
+    virtual cameras (B, T, J, 3), and which samples were re-viewed (B,) bool). A window is seen
+    from one static camera: the person's motion over its frames is kept, turned about the mean
+    root position. Samples not drawn keep their 3D and get no input (zeros): the caller keeps its
+    own 2D for them. ``g``: the random generator (None: torch's)."""
+    b, device = len(windows), windows.device
     chosen = torch.rand(b, generator=g, device=device) < spec.probability
     # A camera pitched down by e sees the world rotated by R_x(e): ahead appears higher, and the
     # head of a standing person comes nearer than the feet.
     pitch = torch.deg2rad(_uniform(spec.elevation_deg, b, g, device))
     roll = torch.deg2rad(_uniform(spec.roll_deg, b, g, device))
     rotation = _rotation_z(roll) @ _rotation_x(pitch)
-    rotation = torch.where(chosen[:, None, None], rotation, torch.eye(3, device=device).expand(b, 3, 3))
-    posed = targets @ rotation.transpose(1, 2)
+    anchor = windows[:, :, :1].mean(dim=1, keepdim=True)  # (B, 1, 1, 3)
+    posed = (windows - anchor) @ rotation.transpose(1, 2)[:, None]
     # Image: landscape 16:9 or portrait 9:16, half-width tan from the field of view.
     half_w = torch.tan(0.5 * torch.deg2rad(_uniform(spec.hfov_deg, b, g, device)))
     portrait = torch.rand(b, generator=g, device=device) < spec.portrait
@@ -75,19 +78,19 @@ def virtual_views(targets: torch.Tensor, spec: VirtualCameraSpec, g: torch.Gener
     depth = torch.exp(lo + (hi - lo) * torch.rand(b, generator=g, device=device))
     centre = (2 * torch.rand(b, 2, generator=g, device=device) - 1) * 0.6 * half
     root = torch.cat([centre * depth[:, None], depth[:, None]], -1)
-    points = posed + root[:, None, :]
+    points = posed + root[:, None, None, :]
     uv = points[..., :2] / points[..., 2:].clamp(min=0.1)
-    # A real detector's errors, in pixels of a 1280-px-wide image.
-    px = 2 * half[:, :1] / 1280.0  # focal-normalised units per pixel (B, 1)
-    sigma = _uniform(spec.noise_px, b, g, device)[:, None, None] * px[:, :, None]
+    # A real detector's errors, in pixels of a 1280-px-wide image, on every frame.
+    half = half[:, None, None, :]  # (B, 1, 1, 2)
+    px = 2 * half[..., :1] / 1280.0  # focal-normalised units per pixel
+    sigma = _uniform(spec.noise_px, b, g, device)[:, None, None, None] * px
     uv = uv + sigma * torch.randn(uv.shape, generator=g, device=device)
-    outliers = torch.rand(uv.shape[:2], generator=g, device=device) < spec.outlier
-    jump = 0.3 * half[:, None, :] * (2 * torch.rand(uv.shape, generator=g, device=device) - 1)
+    outliers = torch.rand(uv.shape[:-1], generator=g, device=device) < spec.outlier
+    jump = 0.3 * half * (2 * torch.rand(uv.shape, generator=g, device=device) - 1)
     uv = torch.where(outliers[..., None], uv + jump, uv)
     # Joints out of the image: a guess inside it near the border, as a detector's low-confidence guess.
-    margin = 0.05 * half[:, None, :]
-    inside = (half[:, None, :] - margin)
-    guess = uv.clamp(min=-inside, max=inside) + 0.02 * half[:, None, :] * torch.randn(uv.shape, generator=g,
-                                                                                     device=device)
-    uv = torch.where(uv.abs() > half[:, None, :], guess, uv)
-    return torch.where(chosen[:, None, None], uv, torch.zeros_like(uv)), posed, chosen
+    inside = 0.95 * half
+    guess = uv.clamp(min=-inside, max=inside) + 0.02 * half * torch.randn(uv.shape, generator=g, device=device)
+    uv = torch.where(uv.abs() > half, guess, uv)
+    keep = chosen[:, None, None, None]
+    return torch.where(keep, uv, torch.zeros_like(uv)), torch.where(keep, points, windows), chosen
