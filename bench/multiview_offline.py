@@ -8,9 +8,9 @@ About 2 s per row and demo instead of a run of the nodes; the same inputs as ben
 (cam01 keypoints at the published width, the detector's 3D, CameraInfo scaled like video_source's)
 and, with the same parameters, the same skeletons (against the node chain: Trial_1's scores equal
 to 0.1 mm; MultiPerson within 1.5 mm, the node chain matching tracks to people by their 2D).
-Prints P-MPJPE, root error and limb std (mm) per person against the other-views reference, with
-MediaPipe's world landmarks for comparison. Tune here, then confirm with bench/multiview.py: the
-table in the README comes from the node chain.
+Prints P-MPJPE, root error and limb std (mm) per person against the other-views and the
+all-four-views references, with MediaPipe's world landmarks for comparison. Tune here, then
+confirm with bench/multiview.py: the table in the README comes from the node chain.
 """
 from __future__ import annotations
 
@@ -79,11 +79,15 @@ def main() -> None:
         poses = {"MediaPipe world landmarks": mediapipe_world(cache, data.cameras(demo)[data.EVAL_CAMERA].intrinsics)}
         poses |= {label: lift(cache, demo, params) for label, params in rows.items()}
         for person in range(cache["ref_others"].shape[1]):
-            print(f"{demo} person {person}: P-MPJPE / root error / limb std (mm), other-views reference")
+            print(f"{demo} person {person}: P-MPJPE / root error / limb std (mm) (frames), "
+                  "other-views reference | all-four-views reference")
             for label, pred in poses.items():
-                s = reference_scores(pred[:, person], cache["ref_others"][:, person], H36M17.bones)
-                print(f"  {label:32s} {1000 * s['p_mpjpe']:6.1f} {1000 * s['root_error']:6.1f} "
-                      f"{1000 * s['bone_std']:5.1f}  ({s['frames']} frames)")
+                cells = []
+                for ref in ("ref_others", "ref_all"):
+                    s = reference_scores(pred[:, person], cache[ref][:, person], H36M17.bones)
+                    cells.append(f"{1000 * s['p_mpjpe']:6.1f} {1000 * s['root_error']:6.1f} "
+                                 f"{1000 * s['bone_std']:5.1f} ({s['frames']:3d})")
+                print(f"  {label:32s} " + " | ".join(cells))
 
 
 if __name__ == "__main__":
