@@ -22,7 +22,8 @@ class VirtualCameraSpec:
     """Ranges of the virtual cameras (the issue's robot setting by default)."""
 
     probability: float = 0.5  # share of the samples seen through a virtual camera
-    elevation_deg: tuple[float, float] = (-30.0, 50.0)  # camera above the person looks down: positive
+    # Pitch added to the recording camera's own (Human3.6M's look 10.5-16 degrees down): positive looks down.
+    elevation_deg: tuple[float, float] = (-30.0, 50.0)
     roll_deg: tuple[float, float] = (-10.0, 10.0)
     distance_m: tuple[float, float] = (1.5, 10.0)
     hfov_deg: tuple[float, float] = (45.0, 100.0)  # webcams and phones
