@@ -20,10 +20,13 @@ class ChunkedDataset:
         pad_left = receptive_field - 1 if causal else receptive_field // 2
         pad_right = receptive_field - 1 - pad_left
         self.chunk, self.span, self.pad_left = chunk, chunk + receptive_field - 1, pad_left
+        def pad(x: np.ndarray) -> np.ndarray:  # frames repeated at both ends: the rows a chunk reads
+            return np.pad(x, ((pad_left, pad_right), (0, 0), (0, 0)), mode="edge")
+
         padded, starts_in, starts_out, offset_in, offset_out = [], [], [], 0, 0
         frame, seq_in, seq_out, seq_len = [], [], [], []
         for x in inputs:
-            padded.append(np.pad(x, ((pad_left, pad_right), (0, 0), (0, 0)), mode="edge"))
+            padded.append(pad(x))
             # Output chunks [s, s + chunk) of each sequence; the last one is shifted to fit.
             n = len(x)
             s = np.arange(0, n - chunk + 1, chunk)  # empty for sequences shorter than a chunk
@@ -42,8 +45,8 @@ class ChunkedDataset:
         # Camera-frame root positions (N, 1, 3) per output frame, for losses that need absolute 3D.
         self.roots = None if roots is None else torch.from_numpy(np.concatenate(roots).astype(np.float32))
         # Camera-frame 3D (N, J, 3) per input row, padded like the inputs (virtual cameras re-project it).
-        self.points = None if points is None else torch.from_numpy(np.concatenate(
-            [np.pad(p, ((pad_left, pad_right), (0, 0), (0, 0)), mode="edge") for p in points]).astype(np.float32))
+        self.points = None if points is None else torch.from_numpy(
+            np.concatenate([pad(p) for p in points]).astype(np.float32))
         self.starts_in = np.concatenate(starts_in)
         self.starts_out = np.concatenate(starts_out)
         # Per chunk: its first frame within its sequence, and where that sequence starts and how long it is.
@@ -66,12 +69,15 @@ class ChunkedDataset:
         and the chunk indices with ``return_index``; with ``world`` > 1 processes, this rank's
         share of one common order."""
         order = rng.permutation(len(self))[rank::world]
-        device = self.inputs.device
-        ar_in = torch.arange(self.span, device=device)
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
-            sin = torch.from_numpy(self.starts_in[idx]).to(device)[:, None] + ar_in
-            yield (self.inputs[sin], self.targets[self._output_rows(idx)]) + ((idx,) if return_index else ())
+            yield (self.inputs[self._input_rows(idx)], self.targets[self._output_rows(idx)]) + \
+                ((idx,) if return_index else ())
+
+    def _input_rows(self, idx: np.ndarray) -> torch.Tensor:
+        """Rows of ``inputs`` (and ``points``) read by the chunks ``idx``: (B, chunk + rf - 1)."""
+        device = self.inputs.device
+        return torch.from_numpy(self.starts_in[idx]).to(device)[:, None] + torch.arange(self.span, device=device)
 
     def _output_rows(self, idx: np.ndarray) -> torch.Tensor:
         """Rows of ``targets`` (and ``roots``) holding the output frames of the chunks ``idx``: (B, chunk)."""
@@ -89,9 +95,7 @@ class ChunkedDataset:
         """Camera-frame 3D (B, chunk + rf - 1, J, 3) of the input frames of the chunks ``idx`` (needs ``points``)."""
         if self.points is None:
             raise ValueError("this dataset was built without 3D points")
-        device = self.points.device
-        rows = torch.from_numpy(self.starts_in[idx]).to(device)[:, None] + torch.arange(self.span, device=device)
-        return self.points[rows]
+        return self.points[self._input_rows(idx)]
 
     def context(self, idx: np.ndarray, frames: int, causal: bool, rng: np.random.Generator):
         """For each chunk in ``idx``, ``frames`` frames drawn uniformly from its whole sequence
