@@ -299,11 +299,12 @@ def evaluate(demo: str, backend: str, rows: dict[str, dict]) -> str:
                         for m in ("P-MPJPE", "MPJPE", "root err", "limb std", "frames")]
     out = [f"## {demo} (backend {backend}, {len(people)} frames of {data.EVAL_CAMERA}, "
            f"frame offsets {cache['offsets'].tolist()})"]
+    agreement = data.view_agreement(demo, backend, cache)
     for p in range(cache["ref_all"].shape[1]):
         out += [f"\n### person {p}: cam01 found it in {int(cache['found'][:, p].sum())} frames\n",
                 reference_agreement(cache, calib, p) + "\n",
                 "cameras' agreement on this person (median epipolar distance, px): " + ", ".join(
-                    f"{a[3:]}-{b[3:]} {d:.0f}" for (a, b), d in data.view_agreement(demo, backend, p, cache).items())
+                    f"{a[3:]}-{b[3:]} {d:.0f}" for (a, b), d in agreement[p].items())
                 + "\n",
                 markdown(header, score_table(poses, cache, p)),
                 "\nPer-joint root-relative error (mm) against the other-views reference:\n",

@@ -338,36 +338,41 @@ def _eval_camera(demo: str, backend: str, width: int, cam: CalibratedCamera, ref
     return out
 
 
-def view_agreement(demo: str, backend: str, person: int, cache: dict[str, np.ndarray]) -> dict[tuple[str, str], float]:
-    """How well each pair of cameras agrees on reference person ``person``: over frames, the
-    median symmetric epipolar distance (pixels) of its confident joints, each view's detection
-    being the one nearest the projection of the four-view reference. Calibration or detection
-    errors that a triangulation from three views cannot see show as one pair far above the rest."""
+def view_agreement(demo: str, backend: str, cache: dict[str, np.ndarray]) -> list[dict[tuple[str, str], float]]:
+    """How well each pair of cameras agrees on each reference person (a list by person): over
+    frames, the median symmetric epipolar distance (pixels) of the person's confident joints, each
+    view's detection being the one nearest the projection of the four-view reference. Calibration
+    or detection errors that a triangulation from three views cannot see show as one pair far
+    above the rest."""
     calib = cameras(demo)
     cams = [calib[c] for c in CAMERAS]
     dets = [detections(demo, c, backend) for c in CAMERAS]
     offsets = [int(o) for o in cache["offsets"]]
-    pairs: dict[tuple[int, int], list[float]] = {}
-    for f in range(len(cache["ref_all"])):
-        ref = cache["ref_all"][f, person]
-        if not np.isfinite(ref).any():
-            continue
-        world = cams[0].to_world(ref)
-        chosen = {}
-        for v, (cam, det) in enumerate(zip(cams, dets)):
-            g = f + offsets[v]
-            if not 0 <= g < len(det["keypoints"]):
+    out = []
+    for person in range(cache["ref_all"].shape[1]):
+        pairs: dict[tuple[int, int], list[float]] = {}
+        for f in range(len(cache["ref_all"])):
+            ref = cache["ref_all"][f, person]
+            if not np.isfinite(ref).any():
                 continue
-            found = match_people(det["keypoints"][g], det["confidence"][g], cam, cam.to_camera(world)[None],
-                                 MATCH_FRACTION * cam.intrinsics.height)
-            if 0 in found:
-                chosen[v] = (normalize_with_intrinsics(det["keypoints"][g, found.index(0)], cam.intrinsics, np.float64),
-                             det["confidence"][g, found.index(0)])
-        for a, b in combinations(sorted(chosen), 2):
-            d = _pair_distance(cams[a], *chosen[a], cams[b], *chosen[b])
-            if np.isfinite(d):
-                pairs.setdefault((a, b), []).append(d)
-    return {(CAMERAS[a], CAMERAS[b]): float(np.median(d)) for (a, b), d in sorted(pairs.items())}
+            world = cams[0].to_world(ref)
+            chosen = {}
+            for v, (cam, det) in enumerate(zip(cams, dets)):
+                g = f + offsets[v]
+                if not 0 <= g < len(det["keypoints"]):
+                    continue
+                found = match_people(det["keypoints"][g], det["confidence"][g], cam, cam.to_camera(world)[None],
+                                     MATCH_FRACTION * cam.intrinsics.height)
+                if 0 in found:
+                    n = found.index(0)
+                    chosen[v] = (normalize_with_intrinsics(det["keypoints"][g, n], cam.intrinsics, np.float64),
+                                 det["confidence"][g, n])
+            for a, b in combinations(sorted(chosen), 2):
+                d = _pair_distance(cams[a], *chosen[a], cams[b], *chosen[b])
+                if np.isfinite(d):
+                    pairs.setdefault((a, b), []).append(d)
+        out.append({(CAMERAS[a], CAMERAS[b]): float(np.median(d)) for (a, b), d in sorted(pairs.items())})
+    return out
 
 
 def demo_cache(demo: str, backend: str = "mediapipe", eval_width: int = 640) -> dict[str, np.ndarray]:
