@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from pose3d_ros.calibration import CalibratedCamera, read_qualisys  # noqa: E402
 from pose3d_ros.detection import create_detector  # noqa: E402
-from pose3d_ros.geometry import normalize_with_intrinsics, project  # noqa: E402
+from pose3d_ros.geometry import normalize_with_intrinsics, pitch_roll, project  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
 from pose3d_ros.triangulation import epipolar_distance, triangulate  # noqa: E402
 from pose3d_ros.video import FrameSource  # noqa: E402
@@ -84,6 +84,13 @@ def cameras(demo: str) -> dict[str, CalibratedCamera]:
         if (width, height) != (cam.intrinsics.width, cam.intrinsics.height):
             cams[name] = replace(cam, intrinsics=replace(cam.intrinsics, width=width, height=height))
     return cams
+
+
+def camera_tilt(demo: str, camera: str = EVAL_CAMERA) -> dict[str, float]:
+    """The lifter node's ``camera_pitch_deg`` and ``camera_roll_deg`` for a camera of the rig (its
+    world's z is up), as a robot knows how its camera is mounted."""
+    pitch, roll = pitch_roll(cameras(demo)[camera].rotation[:, 2])
+    return {"camera_pitch_deg": round(pitch, 2), "camera_roll_deg": round(roll, 2)}
 
 
 def video_fps(demo: str, camera: str = EVAL_CAMERA) -> float:

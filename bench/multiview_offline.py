@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import multiview_data as data  # noqa: E402
 from multiview import add_row_arguments, mediapipe_world, rows_from_args  # noqa: E402
 
+from pose3d_ros.geometry import camera_up  # noqa: E402
 from pose3d_ros.lifting.inputs import PersonKeypoints  # noqa: E402
 from pose3d_ros.lifting.online import OnlineLifter  # noqa: E402
 from pose3d_ros.lifting.online_pose import OnlinePoseEstimator  # noqa: E402
@@ -40,10 +41,11 @@ from pose3d_ros.skeleton import H36M17  # noqa: E402
 
 def lift(cache: dict, demo: str, params: dict) -> np.ndarray:
     """(F, P, 17, 3) skeletons in cam01's frame from the node's parameters over its defaults."""
-    p = {q.name: q.default for q in PARAMS} | params
+    p = {q.name: q.default for q in PARAMS} | data.camera_tilt(demo) | params
     estimator = OnlinePoseEstimator(
         OnlineLifter(load_model(resolve(p["model"], "models")), "cpu", p["track_gap_s"],
-                     min_confidence=p["min_joint_confidence"]), settings_from_params(p))
+                     min_confidence=p["min_joint_confidence"],
+                     camera_up=camera_up(p["camera_pitch_deg"], p["camera_roll_deg"])), settings_from_params(p))
     full = data.cameras(demo)[data.EVAL_CAMERA].intrinsics
     width = int(cache["detect_width"])
     cam = full.scaled_to(width, round(full.height * width / full.width))  # the published image

@@ -105,6 +105,46 @@ def world_to_camera(points: np.ndarray, rotation: np.ndarray, centre: np.ndarray
     return (np.asarray(points) - np.asarray(centre)) @ np.asarray(rotation).T
 
 
+def camera_up(pitch_deg: float, roll_deg: float = 0.0) -> np.ndarray:
+    """The world's up direction in the optical frame of a camera pitched down by ``pitch_deg``
+    (negative: looking up) and then rolled by ``roll_deg`` about its optical axis (positive: the
+    image's right side dips, the camera turned clockwise seen from behind)."""
+    p, r = math.radians(pitch_deg), math.radians(roll_deg)
+    return np.array([-math.sin(r) * math.cos(p), -math.cos(r) * math.cos(p), -math.sin(p)])
+
+
+def pitch_roll(up: np.ndarray) -> tuple[float, float]:
+    """(pitch, roll) in degrees of a camera whose optical frame sees the world's up direction as
+    ``up``: the inverse of :func:`camera_up`."""
+    x, y, z = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    return math.degrees(math.asin(-z)), math.degrees(math.atan2(-x, -y))
+
+
+def levelling_rotation(up: np.ndarray) -> np.ndarray:
+    """The rotation L (3, 3) from a camera's optical frame to its level frame: the same centre
+    and heading, y pointing down along gravity, z horizontal (``L @ x_cam``). ``up``: the
+    world's up direction in the camera's optical frame (a level camera's is (0, -1, 0))."""
+    up = np.asarray(up, dtype=np.float64)
+    norm = np.linalg.norm(up)
+    if not np.isfinite(norm) or norm == 0:
+        raise ValueError(f"the camera's up direction must be a finite non-zero vector, not {up.tolist()}")
+    down = -up / norm
+    ahead = np.array([0.0, 0.0, 1.0]) - down[2] * down  # the optical axis made horizontal
+    if np.linalg.norm(ahead) < 1e-3:
+        raise ValueError("a camera looking straight up or down has no level frame")
+    ahead /= np.linalg.norm(ahead)
+    return np.stack([np.cross(down, ahead), down, ahead])
+
+
+def level_rays(uv: np.ndarray, rotation: np.ndarray, min_depth: float = 0.1) -> np.ndarray:
+    """Focal-normalised 2D (..., 2) of one camera -> the same rays in another camera at the same
+    centre (``rotation``: its frame from the first's, e.g. :func:`levelling_rotation`). Rays
+    reaching the new image plane at a depth below ``min_depth`` (more than about 84 degrees
+    off its axis, or behind it) are clamped there."""
+    rays = np.concatenate([uv, np.ones_like(uv[..., :1])], axis=-1) @ np.asarray(rotation).T
+    return rays[..., :2] / np.maximum(rays[..., 2:], min_depth)
+
+
 def project(points_cam: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
     """Camera-frame points (..., 3) -> pixels (..., 2), with radial/tangential distortion if any."""
     xy = points_cam[..., :2] / np.clip(points_cam[..., 2:3], 1e-6, None)

@@ -38,6 +38,7 @@ class TrainingBatch:
     scale: torch.Tensor | float = 1.0  # the 2D scale factor of each sample
     windows_3d: torch.Tensor | None = None  # (B, T, J, 3) camera-frame 3D of the input frames (virtual cameras)
     output_offset: int = 0  # the input frame of the first output frame (rf - 1 causal, rf // 2 symmetric)
+    level: bool = False  # windows_3d in level frames: virtual views come back to them (gravity-levelled)
 
     def model_inputs(self) -> dict:
         """The model's keyword inputs besides ``inputs``."""
@@ -87,7 +88,7 @@ def _view_virtually(batch: TrainingBatch, spec: VirtualCameraSpec) -> torch.Tens
     if batch.windows_3d is None or batch.context is not None or batch.points_3d is not None:
         raise ValueError("virtual_cameras needs the 3D of the input windows and a lifter without "
                          "sequence context or 2D losses")
-    uv, seen, viewed = virtual_views(batch.windows_3d, spec)
+    uv, seen, viewed = virtual_views(batch.windows_3d, spec, level=batch.level)
     out = seen[:, batch.output_offset:batch.output_offset + batch.targets.shape[1]]
     batch.inputs[viewed, :, :, :2] = uv[viewed].to(batch.inputs.dtype)
     batch.targets[viewed] = (out - out[:, :, :1])[viewed].to(batch.targets.dtype)

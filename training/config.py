@@ -41,6 +41,7 @@ class DataConfig:
     train_subjects: tuple[str, ...] = H36M_TRAIN_SUBJECTS
     actions: tuple[str, ...] = HUMANEVA_ACTIONS  # HumanEva-I actions of both splits
     cameras: str | None = None  # videopose3d and martinez formats: the camera file, if not the usual one in root
+    level: bool = False  # Human3.6M's views turned to level cameras (gravity-levelled lifters, data.h36m_view)
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASET_LAYOUTS:
@@ -50,6 +51,8 @@ class DataConfig:
                              f"not {self.format!r}")
         if self.file_format in ("compact", "p-stmo") and self.dataset != "h36m" and self.kinds != ("gt",):
             raise ValueError(f"{self.dataset} in the {self.file_format} format has ground-truth 2D inputs only")
+        if self.level and (self.dataset, self.file_format) != ("h36m", "compact"):
+            raise ValueError("level needs the cameras' orientations: Human3.6M in the compact format only")
 
     @property
     def file_format(self) -> str:

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pose3d_ros.geometry import CameraIntrinsics, normalize_screen, normalize_with_intrinsics, world_to_camera
+from pose3d_ros.geometry import (
+    CameraIntrinsics,
+    level_rays,
+    levelling_rotation,
+    normalize_screen,
+    normalize_with_intrinsics,
+    world_to_camera,
+)
 from pose3d_ros.skeleton import H36M17, HUMANEVA15, SkeletonLayout
 
 if TYPE_CHECKING:
@@ -37,7 +44,9 @@ class Sequence:
     """One (subject, action, camera) clip: camera-frame 3D joints (m) and 2D pixels.
 
     ``intrinsics`` is None where the dataset has none (HumanEva-I): such inputs are
-    screen-normalised by ``image_size`` instead of focal-normalised."""
+    screen-normalised by ``image_size`` instead of focal-normalised. ``level``: the rotation
+    (3, 3) that turned the camera's views to its level frame (3D and 2D alike, the pixels those
+    of a level camera with the same intrinsics), None for the camera's own views."""
 
     subject: str
     action: str
@@ -47,6 +56,7 @@ class Sequence:
     intrinsics: CameraIntrinsics | None
     image_size: tuple[int, int]
     dataset: str = "h36m"
+    level: np.ndarray | None = None
 
     @property
     def action_name(self) -> str:
@@ -71,8 +81,11 @@ def model_inputs(seq: Sequence) -> np.ndarray:
 
 
 def input_normalization(seq: Sequence) -> str:
-    """The model-card name of the normalisation model_inputs applies to ``seq``."""
-    return "screen" if seq.intrinsics is None else "intrinsics"
+    """The model-card name of the normalisation model_inputs applies to ``seq``: ``level`` for
+    focal-normalised rays of a camera turned level (gravity-levelled views)."""
+    if seq.intrinsics is None:
+        return "screen"
+    return "intrinsics" if seq.level is None else "level"
 
 
 def root_relative(positions: np.ndarray) -> np.ndarray:
@@ -97,15 +110,24 @@ def h36m_intrinsics(cam: dict) -> CameraIntrinsics:
 
 
 def h36m_view(subject: str, action: str, cam_id: str, cam: dict, world: np.ndarray,
-              keypoints: np.ndarray | None = None) -> Sequence:
+              keypoints: np.ndarray | None = None, level: bool = False) -> Sequence:
     """World joints (N, 17, 3, metres) seen by a Human3.6M camera (R, T, f, c, k, p, res_w, res_h
     as in ../shared/data), with ``keypoints`` (N', 17, 2) pixels as the 2D (both cut to the
-    shorter) or, without, their projection with the camera's distortion."""
-    pos = world_to_camera(world, np.asarray(cam["R"]), np.asarray(cam["T"]))
-    kps = project_h36m(pos, cam) if keypoints is None else keypoints
+    shorter) or, without, their projection with the camera's distortion. ``level``: seen from
+    the level camera beside it instead (Human3.6M's world z is up; its cameras look 10-16
+    degrees down)."""
+    rotation = np.asarray(cam["R"])
+    pos = world_to_camera(world, rotation, np.asarray(cam["T"]))
+    kps = project_h36m(pos, cam) if keypoints is None else np.asarray(keypoints, dtype=np.float64)
     n = min(len(pos), len(kps))  # some 2D files are a frame shorter
+    intrinsics, turn = h36m_intrinsics(cam), None
+    if level:
+        turn = levelling_rotation(rotation[:, 2])
+        pos = pos @ turn.T
+        f, c = np.array([intrinsics.fx, intrinsics.fy]), np.array([intrinsics.cx, intrinsics.cy])
+        kps = level_rays(normalize_with_intrinsics(kps, intrinsics, np.float64), turn) * f + c
     return Sequence(subject, action, cam_id, pos[:n].astype(np.float32), np.asarray(kps[:n], dtype=np.float32),
-                    h36m_intrinsics(cam), (int(cam["res_w"]), int(cam["res_h"])))
+                    intrinsics, (int(cam["res_w"]), int(cam["res_h"])), level=turn)
 
 
 def humaneva_view(subject: str, action: str, cam: dict, world: np.ndarray, keypoints: np.ndarray) -> Sequence:
@@ -119,11 +141,12 @@ def humaneva_view(subject: str, action: str, cam: dict, world: np.ndarray, keypo
 
 
 def load_h36m(root: str | Path, subjects: tuple[str, ...], inputs: str = "gt",
-              frame_step: int = 1) -> list[Sequence]:
+              frame_step: int = 1, level: bool = False) -> list[Sequence]:
     """Load every (subject, action, camera) sequence of the given subjects.
 
     inputs: 'gt' for the ground-truth projection, 'sh' for Stacked Hourglass detections
     (16 joints, neck_nose missing: filled with the midpoint of thorax and head).
+    level: every view turned to a level camera (see h36m_view).
     """
     root = Path(root)
     positions = np.load(root / "h36m_positions_3d17.npz")
@@ -140,7 +163,7 @@ def load_h36m(root: str | Path, subjects: tuple[str, ...], inputs: str = "gt",
         for cam_id in sorted(cameras[subject]):
             kps = None if detections is None else _sh_to_17(
                 detections[f"{key}|{cam_id}"][::frame_step].astype(np.float64))
-            out.append(h36m_view(subject, action, cam_id, cameras[subject][cam_id], world, kps))
+            out.append(h36m_view(subject, action, cam_id, cameras[subject][cam_id], world, kps, level))
     return out
 
 
@@ -183,14 +206,14 @@ def load_split(data: DataConfig, split: str) -> list[Sequence]:
     once from each, the test split is on the first kind. Human3.6M trains on ``train_subjects``
     and tests on S9 and S11, HumanEva-I on its Train and Validate parts (``actions`` only),
     MPI-INF-3DHP on its training and test sequences. The training split keeps every
-    ``frame_step``-th frame."""
+    ``frame_step``-th frame; ``level`` turns Human3.6M's views to level cameras (h36m_view)."""
     from . import formats  # built on this module's Sequence and camera models
 
     train = split == "train"
     kinds, step = (data.kinds, data.frame_step) if train else (data.kinds[:1], 1)
     if data.file_format == "compact" and data.dataset == "h36m":
         subjects = data.train_subjects if train else H36M_TEST_SUBJECTS
-        return [s for kind in kinds for s in load_h36m(data.root, subjects, kind, step)]
+        return [s for kind in kinds for s in load_h36m(data.root, subjects, kind, step, data.level)]
     if data.file_format == "compact":
         seqs = load_humaneva(data.root, "Train" if train else "Validate", data.actions)
     else:

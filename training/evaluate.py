@@ -155,8 +155,9 @@ def structure_metrics(pred: np.ndarray, target: np.ndarray, layout: SkeletonLayo
 
 def evaluation_data(card: LifterCard, dataset: str, root: Path, inputs: str) -> DataConfig:
     """The ``data`` section of the test split for a model card: on HumanEva-I, only the actions
-    the model was trained on (Tang et al. train and test on Walk and Jog)."""
-    data = DataConfig(str(root), dataset=dataset, inputs=inputs)
+    the model was trained on (Tang et al. train and test on Walk and Jog); a gravity-levelled
+    lifter's views turned level."""
+    data = DataConfig(str(root), dataset=dataset, inputs=inputs, level=card.input_normalization == "level")
     trained = card.training.get("data", {})
     if dataset == "humaneva" and trained.get("dataset") == "humaneva" and trained.get("actions"):
         return dataclasses.replace(data, actions=tuple(trained["actions"]))

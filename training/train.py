@@ -142,6 +142,7 @@ class EpochData:
     causal: bool
     context_frames: int = 0  # frames the model also takes from each chunk's sequence (anatomy-aware)
     augmented: ChunkedDataset | None = None  # re-boned frames (Chen's AUG), as many per chunk
+    level: bool = False  # the views are turned level: virtual views come back to the level frame
 
     def batches(self, t: TrainConfig, rng: np.random.Generator, rank: int, world: int, steps: int):
         """This rank's ``steps`` augmented batches of one pass over the chunks."""
@@ -152,6 +153,7 @@ class EpochData:
             batch = TrainingBatch(inputs, targets, data.absolute(idx) if data.roots is not None else None)
             if data.points is not None:
                 batch.windows_3d, batch.output_offset = data.windows(idx), data.pad_left
+                batch.level = self.level
             if self.context_frames:
                 batch.context, batch.context_targets = data.context(idx, self.context_frames, self.causal, rng)
             if self.augmented is not None:  # clean re-projected 2D, as in the paper
@@ -199,7 +201,7 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
     trajectory = cfg.model.target == "trajectory"
     targets = [s.positions_3d[:, :1] if trajectory else root_relative(s.positions_3d) for s in train_seqs]
     needs_3d = bool({"projection", "temporal_2d"} & set(t.losses))
-    if needs_3d and input_normalization(train_seqs[0]) != "intrinsics":
+    if needs_3d and input_normalization(train_seqs[0]) not in ("intrinsics", "level"):
         raise ValueError("the projection and temporal_2d losses need camera intrinsics (focal-normalised inputs)")
     roots = [s.positions_3d[:, :1] for s in train_seqs] if needs_3d else None
     if t.joint_dropout > 0 and cfg.model.in_features != 3:
@@ -229,7 +231,7 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
         print(f"resumed {cfg.name} at epoch {epoch}")
     trained = DDP(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
     state = StepState(trained, optimizer, scaler, objective, getattr(model, "has_parts", False))
-    source = EpochData(data, layout, causal, context_frames)
+    source = EpochData(data, layout, causal, context_frames, level=cfg.data.level)
     epochs = t.epochs
     while epoch < epochs:
         model.train()

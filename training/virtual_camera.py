@@ -7,7 +7,9 @@ and its detector guesses the joints that leave the image. Per training sample th
 draws such a camera (one static camera for a temporal lifter's whole input window),
 re-expresses the 3D in it, projects the 2D input (focal-normalised) and adds a real detector's
 errors: Gaussian pixel noise, rare gross outliers, and joints outside the image replaced by
-noisy guesses near the border.
+noisy guesses near the border. For a gravity-levelled lifter (``level``) the windows are in
+level frames and the virtual camera's tilt is known, as a robot knows its camera's: its rays
+and the 3D come back to the level frame, so the lifter sees where people are against gravity.
 """
 from __future__ import annotations
 
@@ -53,14 +55,17 @@ def _rotation_z(a: torch.Tensor) -> torch.Tensor:
     return torch.stack([c, -s, z, s, c, z, z, z, o], -1).reshape(-1, 3, 3)
 
 
-def virtual_views(windows: torch.Tensor, spec: VirtualCameraSpec, g: torch.Generator | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def virtual_views(windows: torch.Tensor, spec: VirtualCameraSpec, g: torch.Generator | None = None,
+                  level: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Windows of 3D poses (B, T, J, 3) in their camera's optical frame (T = 1: one frame, which
     may be root-relative) -> (2D inputs (B, T, J, 2) focal-normalised, the windows seen from the
     virtual cameras (B, T, J, 3), and which samples were re-viewed (B,) bool). A window is seen
     from one static camera: the person's motion over its frames is kept, turned about the mean
     root position. Samples not drawn keep their 3D and get no input (zeros): the caller keeps its
-    own 2D for them. ``g``: the random generator (None: torch's)."""
+    own 2D for them. ``g``: the random generator (None: torch's). ``level``: the windows are in
+    level frames (y along gravity) and the 2D and 3D come back to them: rays of the level camera
+    at the virtual camera's centre; a sample with a ray more than 75 degrees off that camera's axis
+    (a steep camera near its nadir) is not re-viewed."""
     b, device = len(windows), windows.device
     chosen = torch.rand(b, generator=g, device=device) < spec.probability
     # A camera pitched down by e sees the world rotated by R_x(e): ahead appears higher, and the
@@ -93,5 +98,11 @@ def virtual_views(windows: torch.Tensor, spec: VirtualCameraSpec, g: torch.Gener
     inside = 0.95 * half
     guess = uv.clamp(min=-inside, max=inside) + 0.02 * half * torch.randn(uv.shape, generator=g, device=device)
     uv = torch.where(uv.abs() > half, guess, uv)
+    if level:
+        rays = torch.cat([uv, torch.ones_like(uv[..., :1])], -1) @ rotation[:, None]  # R^T per ray
+        steep = rays[..., 2] <= math.cos(math.radians(75.0)) * rays.norm(dim=-1)
+        chosen = chosen & ~steep.flatten(1).any(dim=1)
+        uv = rays[..., :2] / rays[..., 2:].clamp(min=0.1)
+        points = points @ rotation[:, None]
     keep = chosen[:, None, None, None]
     return torch.where(keep, uv, torch.zeros_like(uv)), torch.where(keep, points, windows), chosen

@@ -10,6 +10,10 @@ column per layer instead of the whole receptive field), with the same outputs as
 on the buffer. The root-relative output is placed in the camera frame by solving the root
 translation against the 2D keypoints.
 
+A gravity-levelled lifter (card ``input_normalization: level``) takes the rays of the level
+camera beside the real one (geometry.levelling_rotation, from ``camera_up``) and returns poses
+in that level frame; they are turned back to the camera's optical frame here.
+
 Device: ``cuda`` runs in fp16; any CUDA failure (out of memory, a lost device, no CUDA at
 all) moves the lifter to the CPU in fp32 for good, with one warning; each track's state is
 rebuilt from its buffer when the track is next lifted.
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..geometry import CameraIntrinsics, normalize_with_intrinsics
+from ..geometry import CameraIntrinsics, level_rays, levelling_rotation, normalize_with_intrinsics
 from ..networks.cards import LoadedModel
 from .inputs import MIN_CONFIDENCE, PersonKeypoints, choose_device, lifter_input, root_translation
 from .streaming_tcn import FramewiseStream, StreamingTemporalConv, StreamState
@@ -64,14 +68,20 @@ class OnlineLifter:
     track_gap_s: a track whose previous frame is older than this is restarted (buffer cleared).
     warn: receives the one fallback warning (default: :func:`warnings.warn`).
     min_confidence: joints below it are unseen for a lifter with a confidence channel.
+    camera_up: the world's up direction in the camera's optical frame (geometry.camera_up from a
+    pitch and roll), for a gravity-levelled lifter; None: a level camera. Other lifters ignore it.
+    May be replaced between frames (a camera on a pan-tilt head).
     """
 
     def __init__(self, loaded: LoadedModel, device: str = "cpu", track_gap_s: float = 0.5,
-                 warn: Callable[[str], None] | None = None, min_confidence: float = MIN_CONFIDENCE) -> None:
+                 warn: Callable[[str], None] | None = None, min_confidence: float = MIN_CONFIDENCE,
+                 camera_up: np.ndarray | None = None) -> None:
         if not loaded.causal:
             raise ValueError(f"{loaded.path}: online lifting needs a causal model")
-        if loaded.card.input_normalization != "intrinsics":
-            raise ValueError(f"{loaded.path}: online lifting needs input_normalization 'intrinsics'")
+        if loaded.card.input_normalization not in ("intrinsics", "level"):
+            raise ValueError(f"{loaded.path}: online lifting needs input_normalization 'intrinsics' or 'level'")
+        self.levelled = loaded.card.input_normalization == "level"
+        self.camera_up = camera_up
         self.warn = warn or (lambda text: warnings.warn(text, RuntimeWarning, stacklevel=3))
         self.model = loaded.model
         self.in_features, self.min_confidence = loaded.model.in_features, min_confidence
@@ -83,6 +93,16 @@ class OnlineLifter:
             self.stream = self._stream_on(self.device)
         except (RuntimeError, AssertionError) as exc:  # AssertionError: torch built without CUDA
             self._fall_back_to_cpu(exc)
+
+    @property
+    def camera_up(self) -> np.ndarray:
+        """The world's up direction in the camera's optical frame."""
+        return self._up
+
+    @camera_up.setter
+    def camera_up(self, up: np.ndarray | None) -> None:
+        self._up = np.array([0.0, -1.0, 0.0]) if up is None else np.asarray(up, dtype=np.float64)
+        self._level = levelling_rotation(self._up) if self.levelled else None  # raises naming a bad vector
 
     def _stream_on(self, device: str) -> StreamingTemporalConv | FramewiseStream:
         dtype = torch.float16 if device == "cuda" else torch.float32
@@ -149,14 +169,15 @@ class OnlineLifter:
             if not finite.any():
                 continue
             uv = normalize_with_intrinsics(np.where(finite[:, None], person.keypoints, 0.0), intrinsics)
+            rays = uv if self._level is None else level_rays(uv, self._level).astype(uv.dtype)
             new = self._continue(track, stamp)
             buf = track.buffer
             if not finite.all():
-                fill = buf[-1][:, :2] if buf else uv[finite].mean(axis=0)
-                uv = np.where(finite[:, None], uv, fill)
+                fill = buf[-1][:, :2] if buf else rays[finite].mean(axis=0)
+                rays = np.where(finite[:, None], rays, fill)
                 person = PersonKeypoints(person.track_id, person.keypoints,
                                          np.where(finite, person.confidence, 0.0))
-            frame = lifter_input(uv, person.confidence, self.in_features, self.min_confidence)
+            frame = lifter_input(rays, person.confidence, self.in_features, self.min_confidence)
             if not buf:
                 buf.extend([frame] * self.receptive_field)
             else:
@@ -169,6 +190,8 @@ class OnlineLifter:
         if not kept:
             return []
         rel = self._step(stepped, np.stack(frames))
+        if self._level is not None:  # level frame -> camera frame
+            rel = rel @ self._level
         out = []
         for person, joints, uv, new in zip(kept, rel, points, new_segments):
             out.append(Person3D(person.track_id, joints, person.confidence,

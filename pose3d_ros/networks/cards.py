@@ -6,8 +6,9 @@ feed a lifter or a refiner:
 - ``architecture`` and ``hyperparameters``: passed to :func:`pose3d_ros.networks.build_model`
 - ``layout``: the joint layout of input and output (``h36m17``)
 - ``receptive_field`` and ``causal``
-- ``input_normalization``: ``intrinsics`` ((u - c) / f), ``screen`` (VideoPose3D) or, for
-  refiners, ``root_relative_3d`` (a lifter's outputs)
+- ``input_normalization``: ``intrinsics`` ((u - c) / f), ``level`` ((u - c) / f turned to the
+  camera's level frame, y along gravity: inputs and outputs, geometry.levelling_rotation),
+  ``screen`` (VideoPose3D) or, for refiners, ``root_relative_3d`` (a lifter's outputs)
 - ``weights`` (file name next to the card) and ``sha256`` of that file
 - ``training``, ``metrics`` and ``reference``: provenance, measured and published accuracy
 - refiners: ``lifter`` and ``lifter_sha256``, the lifter whose outputs they were trained on
@@ -28,7 +29,7 @@ from ..skeleton import get_layout
 from . import ARCHITECTURES, build_model
 
 CARD_FORMAT = "pose3d_ros/model-card/1"
-INPUT_NORMALIZATIONS = ("intrinsics", "screen", "root_relative_3d")
+INPUT_NORMALIZATIONS = ("intrinsics", "level", "screen", "root_relative_3d")
 
 
 class ModelLoadError(RuntimeError):

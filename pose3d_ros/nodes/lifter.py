@@ -12,7 +12,7 @@ from std_msgs.msg import Header, MultiArrayDimension, UInt32MultiArray
 from visualization_msgs.msg import MarkerArray
 
 from ..constraints import ConstraintLimits
-from ..geometry import CameraIntrinsics
+from ..geometry import CameraIntrinsics, camera_up
 from ..lifting.fitting import FitSettings
 from ..lifting.inputs import MIN_CONFIDENCE
 from ..lifting.online import OnlineLifter
@@ -31,6 +31,11 @@ PARAMS = (
           "default, a causal temporal network over the last 81 frames, was the most accurate fused with "
           "MediaPipe's 3D on real video (README); lifter_articulated.json works per frame",
           check=not_empty),
+    Param("camera_pitch_deg", 0.0, "Gravity-levelled lifters (model card input_normalization 'level'): how far "
+          "the camera looks below level, degrees (negative: above); other lifters ignore it",
+          range=(-80.0, 80.0), dynamic=True),
+    Param("camera_roll_deg", 0.0, "Gravity-levelled lifters: the camera's roll about its optical axis, degrees "
+          "(positive: the image's right side dips)", range=(-180.0, 180.0), dynamic=True),
     Param("device", "auto",
           "auto (CUDA when available), cpu or cuda; CUDA runs fp16 and falls back to the CPU on any CUDA error",
           choices=("auto", "cpu", "cuda")),
@@ -149,7 +154,11 @@ class LifterNode(Node):
         model_path = resolve(self.p["model"], "models")
         loaded = load_model(model_path)  # raises ModelLoadError naming the file
         lifter = OnlineLifter(loaded, self.p["device"], self.p["track_gap_s"], warn=self.get_logger().warn,
-                              min_confidence=self.p["min_joint_confidence"])
+                              min_confidence=self.p["min_joint_confidence"], camera_up=self._camera_up())
+        if lifter.levelled:
+            self.get_logger().info(f"{model_path.name} is gravity-levelled: camera pitched "
+                                   f"{self.p['camera_pitch_deg']:g} deg down, rolled {self.p['camera_roll_deg']:g} deg "
+                                   "(camera_pitch_deg, camera_roll_deg)")
         refiner = load_refiner(resolve(self.p["refiner_model"], "models")) if self.p["refiner_model"] else None
         if refiner is not None and (reason := refiner_mismatch(refiner.card, loaded)):
             self.get_logger().warn(f"refiner {refiner.path.name}: {reason}; its corrections may not fit")
@@ -191,10 +200,14 @@ class LifterNode(Node):
         self.estimator.settings = settings_from_params(self.p)
         self.estimator.lifter.track_gap_s = self.p["track_gap_s"]
         self.estimator.lifter.min_confidence = self.p["min_joint_confidence"]
+        self.estimator.lifter.camera_up = self._camera_up()
         self.diag.stale_after_s = self.p["input_timeout_s"]
         if self.p["publish_tf"] and self.tf is None:
             self.tf = self._tf_broadcaster()
         self.get_logger().info(f"parameters changed: {', '.join(sorted(changed))}")
+
+    def _camera_up(self):
+        return camera_up(self.p["camera_pitch_deg"], self.p["camera_roll_deg"])
 
     def _checks(self) -> list[tuple[int, str]]:
         if self.intrinsics is None:

@@ -9,7 +9,11 @@ import pytest
 from pose3d_ros.geometry import (
     CameraIntrinsics,
     body_frame_rotation,
+    camera_up,
+    level_rays,
+    levelling_rotation,
     normalize_with_intrinsics,
+    pitch_roll,
     project,
     quaternion_from_matrix,
     solve_root_translation,
@@ -261,3 +265,39 @@ def test_undistortion_matches_opencv_and_inverts_project():
 def test_without_distortion_normalisation_is_the_plain_formula():
     cam = CameraIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480, (0.0,) * 5)
     np.testing.assert_allclose(normalize_with_intrinsics(np.array([[820.0, 240.0]]), cam), [[1.0, 0.0]])
+
+
+@pytest.mark.parametrize("pitch, roll", [(0.0, 0.0), (22.5, -13.4), (-30.0, 5.0), (60.0, 170.0)])
+def test_the_level_frame_turns_up_to_minus_y_and_keeps_the_heading(pitch, roll):
+    up = camera_up(pitch, roll)
+    np.testing.assert_allclose(pitch_roll(up), (pitch, roll), atol=1e-9)
+    level = levelling_rotation(up)
+    np.testing.assert_allclose(level @ level.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(level) == pytest.approx(1.0)
+    np.testing.assert_allclose(level @ up, [0.0, -1.0, 0.0], atol=1e-12)
+    # The optical axis only turns in the level frame's vertical plane, by the pitch.
+    axis = level @ [0.0, 0.0, 1.0]
+    np.testing.assert_allclose(axis, [0.0, math.sin(math.radians(pitch)), math.cos(math.radians(pitch))], atol=1e-12)
+
+
+def test_a_camera_looking_down_sees_a_standing_body_tilted_and_the_level_frame_straightens_it():
+    up = camera_up(20.0)  # looking 20 degrees down: the world's up leans towards the camera
+    np.testing.assert_allclose(up, [0.0, -math.cos(math.radians(20)), -math.sin(math.radians(20))])
+    level = levelling_rotation(up)
+    feet, head = np.array([0.0, 0.9, 4.0]), np.array([0.0, 0.9, 4.0]) + 1.7 * up
+    np.testing.assert_allclose(level @ (head - feet), [0.0, -1.7, 0.0], atol=1e-12)
+    with pytest.raises(ValueError, match="straight"):
+        levelling_rotation([0.0, 0.0, -1.0])
+    with pytest.raises(ValueError, match="finite"):
+        levelling_rotation([0.0, 0.0, 0.0])
+
+
+def test_level_rays_are_the_images_of_the_turned_points():
+    rng = np.random.default_rng(0)
+    points = rng.uniform([-1, -1, 3], [1, 1, 6], size=(20, 3))
+    level = levelling_rotation(camera_up(25.0, 10.0))
+    turned = points @ level.T
+    got = level_rays(points[:, :2] / points[:, 2:], level)
+    np.testing.assert_allclose(got, turned[:, :2] / turned[:, 2:], atol=1e-12)
+    behind = level_rays(np.array([[0.0, -100.0]]), levelling_rotation(camera_up(-60.0)))
+    assert np.isfinite(behind).all()  # clamped at the new image plane's edge, not flipped through infinity

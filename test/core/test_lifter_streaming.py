@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics
+from pose3d_ros.geometry import CameraIntrinsics, camera_up, level_rays, levelling_rotation, normalize_with_intrinsics
 from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.lifting.online import OnlineLifter
 from pose3d_ros.lifting.streaming_tcn import FramewiseStream, StreamingTemporalConv
@@ -118,3 +118,28 @@ def test_auto_and_bad_device_names(card_path):
     assert lifter.device == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="auto, cpu or cuda"):
         OnlineLifter(load_model(card_path), "tpu")
+
+
+def test_a_levelled_lifter_sees_level_rays_and_answers_in_the_camera_frame(tmp_path, tiny_card, make_model, tracked,
+                                                                          card_path):
+    """With the camera's tilt known, a gravity-levelled lifter on a pitched camera's keypoints
+    gives the same pose, turned into the camera, as on the level camera's keypoints; a lifter
+    not trained level ignores the tilt."""
+    up = camera_up(25.0, -10.0)
+    level = levelling_rotation(up)
+    path = save_model(make_model([3, 3]), tmp_path / "level", tiny_card(input_normalization="level"))
+    pitched = tracked(OnlineLifter(load_model(path), "cpu", camera_up=up))
+    upright = tracked(OnlineLifter(load_model(path), "cpu"))
+    f, c = np.array([CAM.fx, CAM.fy]), np.array([CAM.cx, CAM.cy])
+    for k, people in enumerate(_frames(6)):
+        turned = [PersonKeypoints(p.track_id, level_rays(normalize_with_intrinsics(p.keypoints, CAM, np.float64),
+                                                         level) * f + c, p.confidence) for p in people]
+        got, want = pitched.update(0.05 * k, people, CAM), upright.update(0.05 * k, turned, CAM)
+        for g, w in zip(got, want):  # root-relative poses
+            np.testing.assert_allclose(g.joints, w.joints @ level, atol=1e-5)
+    plain = tracked(OnlineLifter(load_model(card_path), "cpu", camera_up=up))
+    same = tracked(OnlineLifter(load_model(card_path), "cpu"))
+    people = _frames(1)[0]
+    np.testing.assert_allclose(plain.update(0.0, people, CAM)[0].joints, same.update(0.0, people, CAM)[0].joints)
+    with pytest.raises(ValueError, match="up direction"):
+        OnlineLifter(load_model(path), "cpu", camera_up=[0.0, 0.0, 0.0])

@@ -1,0 +1,86 @@
+"""Gravity-levelled training data: Human3.6M's views turned level, virtual cameras about level,
+and a levelled lifter's card."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pose3d_ros.geometry import camera_up
+from pose3d_ros.networks.cards import load_model
+from training.config import DataConfig, TrainingConfig
+from training.data import h36m_view, input_normalization, model_inputs
+from training.evaluate import evaluation_data
+from training.train import train
+from training.virtual_camera import VirtualCameraSpec, virtual_views
+
+LEVEL_AXES = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # world (x right, y ahead, z up) -> a level camera
+
+
+def _pitched_camera(pitch_deg: float, centre=(0.0, -5.0, 1.5)) -> dict:
+    """A Human3.6M-style camera (no distortion) 5 m behind the origin, looking ``pitch_deg`` down."""
+    a = math.radians(pitch_deg)
+    pitch = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+    return {"R": (pitch @ LEVEL_AXES).tolist(), "T": list(centre), "f": [1000.0, 1000.0], "c": [500.0, 500.0],
+            "k": [0.0, 0.0, 0.0], "p": [0.0, 0.0], "res_w": 1000, "res_h": 1000}
+
+
+def test_a_pitched_cameras_view_turned_level():
+    cam = _pitched_camera(15.0)
+    np.testing.assert_allclose(np.asarray(cam["R"])[:, 2], camera_up(15.0), atol=1e-12)
+    world = (np.linspace(0.1, 1.7, 17)[:, None] * [0.0, 0.0, 1.0])[None]  # a vertical line of joints, 1.6 m
+    own = h36m_view("S1", "Walking", "c", cam, world)
+    level = h36m_view("S1", "Walking", "c", cam, world, level=True)
+    assert input_normalization(own) == "intrinsics" and input_normalization(level) == "level"
+    rise = level.positions_3d[0, -1] - level.positions_3d[0, 0]
+    np.testing.assert_allclose(rise, [0.0, -1.6, 0.0], atol=1e-5)  # world up is -y in the level frame
+    tilted = own.positions_3d[0, -1] - own.positions_3d[0, 0]
+    assert tilted[2] < -0.3  # in the pitched camera the head is nearer than the feet
+    # The levelled 2D is the level camera's image of the levelled 3D.
+    p = level.positions_3d
+    np.testing.assert_allclose(model_inputs(level), p[..., :2] / p[..., 2:], atol=1e-5)
+
+
+def test_level_needs_cameras_with_orientations():
+    with pytest.raises(ValueError, match="level"):
+        DataConfig("d", dataset="humaneva", level=True)
+
+
+def test_a_levelled_card_is_evaluated_on_level_views(tiny_card):
+    assert evaluation_data(tiny_card(input_normalization="level"), "h36m", Path("d"), "gt").level
+    assert not evaluation_data(tiny_card(), "h36m", Path("d"), "gt").level
+
+
+def test_level_virtual_views_come_back_to_the_level_frame(standing_pose):
+    g = torch.Generator().manual_seed(0)
+    windows = torch.tensor(np.repeat(standing_pose[None, None], 64, 0), dtype=torch.float32) + torch.tensor(
+        [0.0, 0.0, 4.0])
+    spec = VirtualCameraSpec(probability=1.0, distance_m=(5.0, 8.0), noise_px=(0.0, 0.0), outlier=0.0)
+    uv, seen, chosen = virtual_views(windows, spec, g, level=True)
+    assert chosen.float().mean() > 0.9
+    rel = seen - seen[:, :, :1]
+    torch.testing.assert_close(rel[chosen], (windows - windows[:, :, :1])[chosen], atol=1e-5, rtol=0)
+    image = seen[..., :2] / seen[..., 2:]
+    inside = (uv - image).norm(dim=-1) < 1e-4  # joints the virtual camera saw (the rest are border guesses)
+    assert inside[chosen].float().mean() > 0.9
+    steep = VirtualCameraSpec(probability=1.0, elevation_deg=(89.0, 89.0), hfov_deg=(45.0, 45.0), portrait=0.0)
+    assert not virtual_views(windows, steep, g, level=True)[2].any()  # near the nadir: not re-viewed
+
+
+def test_a_levelled_lifter_trains_and_says_so_on_its_card(h36m_root, tmp_path, tiny_config):
+    root = tmp_path / "h36m_level"
+    shutil.copytree(h36m_root, root)
+    cameras = json.loads((root / "h36m_cameras.json").read_text())
+    for subject in cameras:
+        cameras[subject] = {"cam_a": _pitched_camera(12.0), "cam_b": _pitched_camera(16.0, (0.5, -6.0, 1.7))}
+    (root / "h36m_cameras.json").write_text(json.dumps(cameras))
+    cfg = dict(tiny_config, data=dict(tiny_config["data"], root=str(root), level=True),
+               train=dict(tiny_config["train"], epochs=1, virtual_cameras={"probability": 0.5}))
+    loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
+    assert loaded.card.input_normalization == "level"
+    assert np.isfinite(loaded.card.metrics["h36m_s9_s11"]["p1_mm"])
