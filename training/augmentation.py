@@ -59,7 +59,10 @@ def augment(batch: TrainingBatch, t: TrainConfig, layout: SkeletonLayout) -> Tra
     samples (2D, 3D and context alike), a 2D scale per sample (people nearer or farther than in
     the studio: the 2D size varies, the 3D pose does not), Gaussian 2D noise, joint dropout.
     With ``virtual_cameras`` a share of the samples is seen through random virtual cameras after
-    the flip (training.virtual_camera); those get no further scale or noise (they have their own)."""
+    the flip (training.virtual_camera); those get no further scale or noise (they have their own).
+    ``scale_about: root`` scales each frame's 2D about its root keypoint: the person nearer or
+    farther along the same ray, which keeps where a gravity-levelled lifter sees them against the
+    horizon (about the image centre the scale also moves them up or down)."""
     if t.flip:
         flip = torch.rand(len(batch.inputs), device=batch.inputs.device) < 0.5
         for name in ("inputs", "targets", "points_3d", "context", "context_targets", "windows_3d"):
@@ -72,7 +75,10 @@ def augment(batch: TrainingBatch, t: TrainConfig, layout: SkeletonLayout) -> Tra
         s = torch.empty(len(batch.inputs), 1, 1, 1, device=batch.inputs.device).uniform_(float(lo), float(hi)).exp()
         if viewed is not None:
             s[viewed] = 1.0
-        _on_2d_inputs(batch, lambda p: p * s)
+        if t.scale_about == "root":
+            _on_2d_inputs(batch, lambda p: p[..., :1, :] + s * (p - p[..., :1, :]))
+        else:
+            _on_2d_inputs(batch, lambda p: p * s)
         batch.scale = s
     if t.noise_std > 0:
         keep = 1.0 if viewed is None else (~viewed).to(batch.inputs.dtype)[:, None, None, None]

@@ -135,6 +135,7 @@ class TrainConfig:
     flip: bool = True  # horizontal flip of half the samples
     noise_std: float = 0.0  # Gaussian 2D noise, in normalised units
     scale_range: tuple[float, float] | None = None  # 2D scale factor range (nearer or farther people)
+    scale_about: str = "centre"  # the image centre, or each frame's root (root: the person's ray kept; no 2D losses)
     joint_dropout: float = 0.0  # probability that a joint of a frame is unseen (needs model.in_features: 3)
     bone_length_augmentation: BoneLengthAugmentation | None = None
     virtual_cameras: VirtualCameraSpec | None = None  # training.virtual_camera; not with context or 2D losses
@@ -146,6 +147,10 @@ class TrainConfig:
             loss_options(name, value)
         if self.scale_range is not None and (len(self.scale_range) != 2 or min(self.scale_range) <= 0):
             raise ValueError(f"scale_range must be two positive factors, not {self.scale_range}")
+        if self.scale_about not in ("centre", "root"):
+            raise ValueError(f"scale_about must be centre or root, not {self.scale_about!r}")
+        if self.scale_about == "root" and {"projection", "temporal_2d"} & set(self.losses):
+            raise ValueError("scale_about: root moves the 2D off the targets' projection: no 2D losses with it")
         if not 0.0 <= self.joint_dropout < 1.0:
             raise ValueError(f"joint_dropout must be in [0, 1), not {self.joint_dropout}")
 

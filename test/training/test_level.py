@@ -13,7 +13,9 @@ import torch
 
 from pose3d_ros.geometry import camera_up
 from pose3d_ros.networks.cards import load_model
-from training.config import DataConfig, TrainingConfig
+from pose3d_ros.skeleton import H36M17
+from training.augmentation import TrainingBatch, augment
+from training.config import DataConfig, TrainConfig, TrainingConfig
 from training.data import h36m_view, input_normalization, model_inputs
 from training.evaluate import evaluation_data
 from training.train import train
@@ -84,3 +86,19 @@ def test_a_levelled_lifter_trains_and_says_so_on_its_card(h36m_root, tmp_path, t
     loaded = load_model(train(TrainingConfig.from_dict(cfg), resume=False))
     assert loaded.card.input_normalization == "level"
     assert np.isfinite(loaded.card.metrics["h36m_s9_s11"]["p1_mm"])
+
+
+def test_scaling_about_the_root_keeps_the_persons_ray():
+    torch.manual_seed(0)
+    points = torch.randn(16, 4, 17, 3) * 0.3 + torch.tensor([0.5, 1.0, 4.0])
+    inputs = points[..., :2] / points[..., 2:]
+    batch = TrainingBatch(inputs.clone(), points - points[..., :1, :])
+    train_cfg = TrainConfig(epochs=1, batch_size=1, lr=0.1, flip=False, scale_range=(0.5, 2.0), scale_about="root")
+    augment(batch, train_cfg, H36M17)
+    scale = batch.scale[:, 0, 0, 0]
+    assert not torch.allclose(scale, torch.ones(16))
+    torch.testing.assert_close(batch.inputs[..., 0, :], inputs[..., 0, :])  # the root's ray is kept
+    spread = (batch.inputs - batch.inputs[..., :1, :]) / (inputs - inputs[..., :1, :])
+    torch.testing.assert_close(spread[..., 1:, :], scale[:, None, None, None].expand(-1, 4, 16, 2), rtol=1e-3, atol=0)
+    with pytest.raises(ValueError, match="2D losses"):
+        TrainConfig(epochs=1, batch_size=1, lr=0.1, scale_about="root", losses={"projection": 0.1})
