@@ -25,7 +25,7 @@ from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
-from pose3d_ros.geometry import CameraIntrinsics, project
+from pose3d_ros.geometry import CameraIntrinsics, camera_up, levelling_rotation, project
 from pose3d_ros.lifting.inputs import PersonKeypoints
 from pose3d_ros.networks.cards import ModelLoadError
 from pose3d_ros.nodes.camera_msgs import camera_info_msg
@@ -133,6 +133,29 @@ def test_default_chain_places_the_detectors_3d_fitted_to_the_2d(ros, oracle_card
         joints = rig.last_people()[3].joints
         assert rig.lifter.diag.counts["no_detector_3d"] == 0 and rig.lifter.diag.counts["unfitted"] == 0
         assert np.linalg.norm(joints - (standing_pose + T), axis=-1).mean() < 0.05
+    finally:
+        rig.close()
+
+
+def test_a_levelled_lifter_is_told_the_cameras_tilt_and_it_may_change(ros, tmp_path, save_oracle_lifter,
+                                                                      standing_pose, make_person):
+    """A gravity-levelled oracle answers the standing pose in the level frame: the node publishes
+    it turned into the camera by the camera_pitch_deg it is given, and follows a change at run time."""
+    card = save_oracle_lifter(tmp_path / "level", input_normalization="level")
+    params = {"model": str(card), "device": "cpu", "fitting": False, "pose_source": "model", "camera_pitch_deg": 30.0}
+    rig = Rig(LifterNode(parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]))
+    try:
+        rig.camera_info()
+        uv, conf = make_person()
+        standing = standing_pose - standing_pose[0]
+        rig.send(1.0, {1: (uv, conf)})
+        joints = rig.last_people()[1].joints
+        np.testing.assert_allclose(joints - joints[0], standing @ levelling_rotation(camera_up(30.0)), atol=1e-4)
+        assert rig.lifter.set_parameters([Parameter("camera_pitch_deg", value=0.0)])[0].successful
+        rig.send(1.1, {1: (uv, conf)})
+        joints = rig.last_people()[1].joints
+        np.testing.assert_allclose(joints - joints[0], standing, atol=1e-4)
+        assert not rig.lifter.set_parameters([Parameter("camera_pitch_deg", value=95.0)])[0].successful
     finally:
         rig.close()
 
