@@ -207,6 +207,7 @@ class LifterNode(Node):
         self.get_logger().info(f"parameters changed: {', '.join(sorted(changed))}")
 
     def _camera_up(self):
+        """The world's up direction in the camera frame, from the tilt parameters."""
         return camera_up(self.p["camera_pitch_deg"], self.p["camera_roll_deg"])
 
     def _checks(self) -> list[tuple[int, str]]:
