@@ -1,6 +1,6 @@
 """Streaming replay of Human3.6M S9/S11 through the lifter node's code path, with and without each refinement.
 
-    .venv/bin/python bench/lifter_replay.py --refiner models/refiner_tpnet.json
+    .venv/bin/python bench/lifter_replay.py --model models/lifter_articulated.json --refiner models/refiner_tpnet.json
     ... --variant "+ fitting, prior 10:fitting=true,prior_frames=10"   # a row: lifter parameters
 
 One stream per camera, as the node sees one camera: every frame is a ``keypoints``
@@ -116,7 +116,9 @@ def offline_p1(seqs: list, model: Path) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(ROOT / "models" / "lifter_articulated.json"))
+    node_default = next(p.default for p in PARAMS if p.name == "model")
+    parser.add_argument("--model", default=str(ROOT / "models" / node_default),
+                        help=f"model card (default: the lifter node's, {node_default})")
     parser.add_argument("--refiner", default="", help="model card of a trained refiner (adds two configurations)")
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--subjects", nargs="+", default=["S9", "S11"])
