@@ -7,7 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 from .constraints import bend_legality
-from .skeleton import H36M17
+from .skeleton import H36M17, SkeletonLayout
+
+
+def trunk_lean_deg(poses: np.ndarray, layout: SkeletonLayout = H36M17) -> np.ndarray:
+    """Angle in degrees of each pose's trunk (pelvis -> thorax) from the frame's up direction, -y
+    (a camera's vertical; gravity in a level frame): (..., J, 3) -> (...)."""
+    trunk = poses[..., layout.index("thorax"), :] - poses[..., layout.index("pelvis"), :]
+    cos = -trunk[..., 1] / np.maximum(np.linalg.norm(trunk, axis=-1), 1e-9)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
 
 
 def mpjpe(pred: np.ndarray, target: np.ndarray) -> float:

@@ -137,6 +137,10 @@ class TrainConfig:
     scale_range: tuple[float, float] | None = None  # 2D scale factor range (nearer or farther people)
     scale_about: str = "centre"  # the image centre, or each frame's root (root: the person's ray kept; no 2D losses)
     joint_dropout: float = 0.0  # probability that a joint of a frame is unseen (needs model.in_features: 3)
+    # Chunks with a trunk leaning more than bend_deg from the camera's vertical (gravity for levelled
+    # data) drawn oversample_bends times per epoch: against regression to the mean on bent poses.
+    oversample_bends: int = 1
+    bend_deg: float = 15.0
     bone_length_augmentation: BoneLengthAugmentation | None = None
     virtual_cameras: VirtualCameraSpec | None = None  # training.virtual_camera; not with context or 2D losses
     losses: dict = field(default_factory=dict)  # {name: weight} or {name: {weight: w, option: ...}}; none: MPJPE
@@ -151,6 +155,8 @@ class TrainConfig:
             raise ValueError(f"scale_about must be centre or root, not {self.scale_about!r}")
         if self.scale_about == "root" and {"projection", "temporal_2d"} & set(self.losses):
             raise ValueError("scale_about: root moves the 2D off the targets' projection: no 2D losses with it")
+        if self.oversample_bends < 1 or not 0.0 < self.bend_deg < 180.0:
+            raise ValueError("oversample_bends must be at least 1 and bend_deg in (0, 180)")
         if not 0.0 <= self.joint_dropout < 1.0:
             raise ValueError(f"joint_dropout must be in [0, 1), not {self.joint_dropout}")
 

@@ -52,6 +52,7 @@ class ChunkedDataset:
         # Per chunk: its first frame within its sequence, and where that sequence starts and how long it is.
         self.chunk_frame, self.seq_in = np.concatenate(frame), np.concatenate(seq_in)
         self.seq_out, self.seq_len = np.concatenate(seq_out), np.concatenate(seq_len)
+        self.repeats: np.ndarray | None = None  # per chunk, how often an epoch draws it (None: once)
 
     def __len__(self) -> int:
         return len(self.starts_in)
@@ -67,12 +68,19 @@ class ChunkedDataset:
                 return_index: bool = False):
         """Yield (inputs (B, chunk + rf - 1, J, F), targets (B, chunk, J, 3)) in random order,
         and the chunk indices with ``return_index``; with ``world`` > 1 processes, this rank's
-        share of one common order."""
-        order = rng.permutation(len(self))[rank::world]
+        share of one common order. Chunks with ``repeats`` come that many times."""
+        pool = np.arange(len(self)) if self.repeats is None else np.repeat(np.arange(len(self)), self.repeats)
+        order = rng.permutation(pool)[rank::world]
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             yield (self.inputs[self._input_rows(idx)], self.targets[self._output_rows(idx)]) + \
                 ((idx,) if return_index else ())
+
+    def oversample(self, chosen: np.ndarray, factor: int) -> None:
+        """Draw the chunks where ``chosen`` (a bool per output frame of ``targets``) holds for any of
+        their output frames ``factor`` times per epoch."""
+        hit = chosen[self._output_rows(np.arange(len(self))).cpu().numpy()].any(axis=1)
+        self.repeats = np.where(hit, factor, 1)
 
     def _input_rows(self, idx: np.ndarray) -> torch.Tensor:
         """Rows of ``inputs`` (and ``points``) read by the chunks ``idx``: (B, chunk + rf - 1)."""

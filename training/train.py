@@ -26,6 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from pose3d_ros.lifting.inputs import choose_device, lifter_input
+from pose3d_ros.metrics import trunk_lean_deg
 from pose3d_ros.networks import build_model
 from pose3d_ros.networks.cards import LifterCard, save_model
 from pose3d_ros.networks.tcn import set_bn_momentum
@@ -212,6 +213,8 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
                          "sequence context or 2D losses")
     points = [s.positions_3d for s in train_seqs] if t.virtual_cameras is not None else None
     data = ChunkedDataset(inputs, targets, 1 if window else rf, causal, window or t.chunk, roots, points).to(device)
+    if t.oversample_bends > 1 and not trajectory:
+        data.oversample(trunk_lean_deg(np.concatenate(targets), layout) > t.bend_deg, t.oversample_bends)
     reference_lengths = None
     if "bone_ratio" in t.losses:
         reference_lengths = bone_lengths(data.targets, layout).mean(dim=0).cpu()

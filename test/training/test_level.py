@@ -12,12 +12,14 @@ import pytest
 import torch
 
 from pose3d_ros.geometry import camera_up
+from pose3d_ros.metrics import trunk_lean_deg
 from pose3d_ros.networks.cards import load_model
 from pose3d_ros.skeleton import H36M17
 from training.augmentation import TrainingBatch, augment
 from training.config import DataConfig, TrainConfig, TrainingConfig
 from training.data import h36m_view, input_normalization, model_inputs
 from training.evaluate import evaluation_data
+from training.generators import ChunkedDataset
 from training.train import train
 from training.virtual_camera import VirtualCameraSpec, virtual_views
 
@@ -102,3 +104,23 @@ def test_scaling_about_the_root_keeps_the_persons_ray():
     torch.testing.assert_close(spread[..., 1:, :], scale[:, None, None, None].expand(-1, 4, 16, 2), rtol=1e-3, atol=0)
     with pytest.raises(ValueError, match="2D losses"):
         TrainConfig(epochs=1, batch_size=1, lr=0.1, scale_about="root", losses={"projection": 0.1})
+
+
+def test_trunk_lean_is_measured_from_the_frames_up_direction():
+    poses = np.zeros((3, 17, 3))
+    a = np.radians(40.0)
+    poses[:, 8] = [[0.0, -0.5, 0.0], [0.0, -0.5 * np.cos(a), 0.5 * np.sin(a)], [0.0, 0.5, 0.0]]  # thorax
+    np.testing.assert_allclose(trunk_lean_deg(poses), [0.0, 40.0, 180.0], atol=1e-9)
+
+
+def test_bent_chunks_are_drawn_more_often():
+    frames = 64
+    targets = np.zeros((frames, 17, 3), np.float32)
+    data = ChunkedDataset([np.zeros((frames, 17, 2), np.float32)], [targets], 9, True, 16)
+    chosen = np.zeros(frames, bool)
+    chosen[20] = True  # a frame of the second chunk
+    data.oversample(chosen, 3)
+    drawn = np.concatenate([idx for *_, idx in data.batches(5, np.random.default_rng(0), return_index=True)])
+    assert np.bincount(drawn, minlength=len(data)).tolist() == [1, 3, 1, 1]
+    with pytest.raises(ValueError, match="oversample_bends"):
+        TrainConfig(epochs=1, batch_size=1, lr=0.1, oversample_bends=0)
