@@ -286,7 +286,7 @@ def evaluate(demo: str, backend: str, rows: dict[str, dict]) -> str:
     calib = data.cameras(demo)[data.EVAL_CAMERA]
     cam = calib.intrinsics
     poses = {"MediaPipe world landmarks": mediapipe_world(cache, cam)}
-    tilt = data.camera_tilt(demo)  # for gravity-levelled lifters; the others ignore it
+    tilt = data.camera_tilt(calib)  # for gravity-levelled lifters; the others ignore it
     rows = {label: tilt | params for label, params in rows.items()}
     with tempfile.TemporaryDirectory() as tmp:
         yaml_path = write_ros_calibration(calib, Path(tmp) / "cam01.yaml")

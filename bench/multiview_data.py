@@ -86,10 +86,10 @@ def cameras(demo: str) -> dict[str, CalibratedCamera]:
     return cams
 
 
-def camera_tilt(demo: str, camera: str = EVAL_CAMERA) -> dict[str, float]:
+def camera_tilt(cam: CalibratedCamera) -> dict[str, float]:
     """The lifter node's ``camera_pitch_deg`` and ``camera_roll_deg`` for a camera of the rig (its
     world's z is up), as a robot knows how its camera is mounted."""
-    pitch, roll = pitch_roll(cameras(demo)[camera].rotation[:, 2])
+    pitch, roll = pitch_roll(cam.rotation[:, 2])
     return {"camera_pitch_deg": round(pitch, 2), "camera_roll_deg": round(roll, 2)}
 
 

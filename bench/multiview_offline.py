@@ -41,12 +41,13 @@ from pose3d_ros.skeleton import H36M17  # noqa: E402
 
 def lift(cache: dict, demo: str, params: dict) -> np.ndarray:
     """(F, P, 17, 3) skeletons in cam01's frame from the node's parameters over its defaults."""
-    p = {q.name: q.default for q in PARAMS} | data.camera_tilt(demo) | params
+    calib = data.cameras(demo)[data.EVAL_CAMERA]
+    p = {q.name: q.default for q in PARAMS} | data.camera_tilt(calib) | params
     estimator = OnlinePoseEstimator(
         OnlineLifter(load_model(resolve(p["model"], "models")), "cpu", p["track_gap_s"],
                      min_confidence=p["min_joint_confidence"],
                      camera_up=camera_up(p["camera_pitch_deg"], p["camera_roll_deg"])), settings_from_params(p))
-    full = data.cameras(demo)[data.EVAL_CAMERA].intrinsics
+    full = calib.intrinsics
     width = int(cache["detect_width"])
     cam = full.scaled_to(width, round(full.height * width / full.width))  # the published image
     scale = np.array([cam.width / full.width, cam.height / full.height])
