@@ -153,12 +153,17 @@ class TrainConfig:
             raise ValueError(f"scale_range must be two positive factors, not {self.scale_range}")
         if self.scale_about not in ("centre", "root"):
             raise ValueError(f"scale_about must be centre or root, not {self.scale_about!r}")
-        if self.scale_about == "root" and {"projection", "temporal_2d"} & set(self.losses):
+        if self.scale_about == "root" and self.uses_2d_losses:
             raise ValueError("scale_about: root moves the 2D off the targets' projection: no 2D losses with it")
         if self.oversample_bends < 1 or not 0.0 < self.bend_deg < 180.0:
             raise ValueError("oversample_bends must be at least 1 and bend_deg in (0, 180)")
         if not 0.0 <= self.joint_dropout < 1.0:
             raise ValueError(f"joint_dropout must be in [0, 1), not {self.joint_dropout}")
+
+    @property
+    def uses_2d_losses(self) -> bool:
+        """Whether a loss compares the output with the true 2D (projection, temporal_2d)."""
+        return bool({"projection", "temporal_2d"} & set(self.losses))
 
 
 @dataclass(frozen=True)

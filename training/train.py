@@ -201,7 +201,7 @@ def train(cfg: TrainingConfig, resume: bool = True) -> Path | None:
     context_frames = getattr(model, "context_frames", 0) if getattr(model, "needs_context", False) else 0
     trajectory = cfg.model.target == "trajectory"
     targets = [s.positions_3d[:, :1] if trajectory else root_relative(s.positions_3d) for s in train_seqs]
-    needs_3d = bool({"projection", "temporal_2d"} & set(t.losses))
+    needs_3d = t.uses_2d_losses
     if needs_3d and input_normalization(train_seqs[0]) not in ("intrinsics", "level"):
         raise ValueError("the projection and temporal_2d losses need camera intrinsics (focal-normalised inputs)")
     roots = [s.positions_3d[:, :1] for s in train_seqs] if needs_3d else None
