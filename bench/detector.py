@@ -15,10 +15,12 @@ found and the number of track ids given out (ideally the number of people); then
 (KeypointDetectorNode on real rclpy, reliable input) fed by a publisher thread at --rate Hz:
 the rate it sustains and the share of the images it never processed (it takes the newest).
 ``mediapipe_tasks_graph`` is mediapipe_tasks with ``detect_every: 0`` (the Tasks graph
-alone); ``replay`` replays the keypoints mediapipe_tasks (else the first backend) found in
+alone), ``mediapipe_tasks_serial`` with ``follow_threads: 1`` (followed people one after the
+other); ``replay`` replays the keypoints mediapipe_tasks (else the first backend) found in
 the scene (the node's own cost); ``onnx`` needs --model-card.
 
-    .venv/bin/python bench/detector.py [--backends mediapipe mediapipe_tasks mediapipe_tasks_graph replay]
+    .venv/bin/python bench/detector.py [--backends mediapipe mediapipe_tasks mediapipe_tasks_serial
+                                        mediapipe_tasks_graph replay]
                                        [--scenes 1 2 4 1_small clip] [--model-card CARD]
 """
 from __future__ import annotations
@@ -54,6 +56,7 @@ ALONE = 56  # frames 0-55: nobody else in the window
 STAGGER = 14  # frames between copies
 VARIANTS = {"mediapipe": {"backend": "mediapipe"}, "mediapipe_tasks": {"backend": "mediapipe_tasks"},
             "mediapipe_tasks_graph": {"backend": "mediapipe_tasks", "detect_every": 0},
+            "mediapipe_tasks_serial": {"backend": "mediapipe_tasks", "follow_threads": 1},
             "replay": {"backend": "replay"}, "onnx": {"backend": "onnx"}}
 PEOPLE = {"1": 1, "2": 2, "4": 4, "1_small": 1, "clip": None}
 LETTERBOX = (640, 480)
@@ -155,7 +158,8 @@ def agreement(a: list[list[Detection]], b: list[list[Detection]]) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", nargs="+", choices=list(VARIANTS),
-                        default=["mediapipe", "mediapipe_tasks", "mediapipe_tasks_graph", "replay"])
+                        default=["mediapipe", "mediapipe_tasks", "mediapipe_tasks_serial", "mediapipe_tasks_graph",
+                                 "replay"])
     parser.add_argument("--scenes", nargs="+", choices=list(PEOPLE), default=list(PEOPLE))
     parser.add_argument("--model-card", default="", help="onnx backend's model card")
     parser.add_argument("--onnx-threads", type=int, default=0)

@@ -19,13 +19,17 @@ are followed here instead:
   a followed one's get a landmarker (landmarkers are kept for reuse: each holds about
   100 MB);
 - two followed people whose landmarks coincide (or mirror each other) are one: the follower
-  whose person moved less since its last frame stays (the other jumped onto them).
+  whose person moved less since its last frame stays (the other jumped onto them);
+- the followers' landmark models run on ``follow_threads`` threads at once: MediaPipe lets go of
+  the GIL while a model runs, and each runs on one core, so with two people on two cores a
+  frame takes about the time of one.
 
 ``detect_every: 0`` leaves everything to the Tasks graph on the whole image (one landmarker).
 Track ids come from :class:`~pose3d_ros.tracking.PersonTracker`.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,13 +102,16 @@ class MediaPipeTasksDetector(KeypointDetector):
 
     ``min_detection_confidence``: the person detector's score threshold;
     ``min_tracking_confidence``: the landmark model's presence score below which a person
-    counts as lost (as in the legacy solution)."""
+    counts as lost (as in the legacy solution); ``follow_threads``: followers whose landmark
+    models run at once (1: one after the other; the same detections either way)."""
 
     def __init__(self, num_poses: int = 4, detect_every: int = 10, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5, track_min_iou: float = 0.2,
-                 track_max_missed: int = 10) -> None:
+                 track_max_missed: int = 10, follow_threads: int = 2) -> None:
         if num_poses < 1 or detect_every < 0:
             raise ValueError(f"num_poses must be >= 1 (got {num_poses}) and detect_every >= 0 (got {detect_every})")
+        if follow_threads < 1:
+            raise ValueError(f"follow_threads must be >= 1, got {follow_threads}")
         import mediapipe as mp  # imported here: optional for the other backends
         from mediapipe.tasks.python import BaseOptions
         from mediapipe.tasks.python.vision import PoseLandmarker, PoseLandmarkerOptions, RunningMode
@@ -126,6 +133,7 @@ class MediaPipeTasksDetector(KeypointDetector):
         else:
             self._finder = landmarker(RunningMode.VIDEO, num_poses)
         self.followers: list[_Follower] = []
+        self._pool = ThreadPoolExecutor(follow_threads, "landmarker") if follow_threads > 1 and detect_every else None
         self._idle: list = []  # landmarkers of dropped followers, for reuse
         self.tracker = PersonTracker(track_min_iou, track_max_missed)
         self._frame = -1
@@ -152,10 +160,13 @@ class MediaPipeTasksDetector(KeypointDetector):
         """Each follower's person in this frame. Followers that missed theirs for more than
         LOST_FRAMES frames are dropped, and so is, of two followers whose people coincide, the
         one whose person moved more since its last frame (it jumped onto the other one)."""
-        seen = []
-        for follower in self.followers:
+        def landmarks(follower: _Follower) -> list[_Person]:
             crop = self._image(warp(rgb, follower.matrix, (CROP_SIZE, CROP_SIZE)))
-            found = _people(follower.landmarker.detect_for_video(crop, stamp), follower.matrix / CROP_SIZE)
+            return _people(follower.landmarker.detect_for_video(crop, stamp), follower.matrix / CROP_SIZE)
+
+        runs = list((self._pool.map if self._pool else map)(landmarks, self.followers))
+        seen = []
+        for follower, found in zip(self.followers, runs):
             follower.missed = 0 if found else follower.missed + 1
             person = found[0] if found else None
             seen.append((np.inf if person is None else follower.person.moved_to(person), follower, person))
@@ -197,6 +208,8 @@ class MediaPipeTasksDetector(KeypointDetector):
         return new
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         for landmarker in [self._finder] + [f.landmarker for f in self.followers] + self._idle:
             landmarker.close()
         self.followers, self._idle = [], []

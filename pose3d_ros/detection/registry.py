@@ -42,6 +42,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("detect_every", 10, "run the person detector on the whole image every this many frames while "
                                "fewer than num_poses people are followed (every frame while nobody is); "
                                "0: leave it to the Tasks graph, which re-runs it on every such frame", (0, 10_000)),
+    Option("follow_threads", 2, "followed people whose landmark models run at once, each on a thread of its "
+                                "own (1: one after the other)", (1, 32)),
     Option("model_complexity", 1, "model complexity; only 1 ships inside the wheel", (0, 2)),
     Option("min_detection_confidence", 0.5, "minimum person detection score", (0.0, 1.0)),
     Option("min_tracking_confidence", 0.5, "minimum landmark score for a tracked person to stay tracked", (0.0, 1.0)),
@@ -60,7 +62,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             "mediapipe_tasks_backend:MediaPipeTasksDetector",
             (("num_poses", "num_poses"), ("detect_every", "detect_every"),
              ("min_detection_confidence", "min_detection_confidence"),
-             ("min_tracking_confidence", "min_tracking_confidence")) + _TRACKING),
+             ("min_tracking_confidence", "min_tracking_confidence"), ("follow_threads", "follow_threads"))
+            + _TRACKING),
     Backend("mediapipe", "legacy MediaPipe BlazePose: one person, offline", "mediapipe_backend:MediaPipeDetector",
             (("model_complexity", "model_complexity"), ("min_detection_confidence", "min_detection_confidence"),
              ("min_tracking_confidence", "min_tracking_confidence"))),

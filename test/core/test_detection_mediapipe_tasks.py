@@ -67,6 +67,8 @@ def test_bad_arguments_are_refused_before_loading_anything():
         create_detector("mediapipe_tasks", num_poses=0)
     with pytest.raises(ValueError, match="detect_every >= 0"):
         create_detector("mediapipe_tasks", detect_every=-1)
+    with pytest.raises(ValueError, match="follow_threads must be >= 1"):
+        create_detector("mediapipe_tasks", follow_threads=0)
 
 
 def test_options_from_text_are_typed_like_their_parameters():
@@ -96,3 +98,17 @@ def test_bundle_names_the_missing_wheel_model(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"pose_detection\.tflite is missing.*mediapipe==0\.10\.21"):
         pose_landmarker_bundle(tmp_path / "cache", modules_dir=tmp_path)
     assert not (tmp_path / "cache").exists()
+
+
+def test_followers_on_threads_find_what_they_find_one_after_the_other(two_people):
+    found = {}
+    for threads in (1, 2):
+        detector = create_detector("mediapipe_tasks", num_poses=2, follow_threads=threads)
+        try:
+            frames = [detector.detect(two_people) for _ in range(4)]
+        finally:
+            detector.close()
+        assert all(len(people) == 2 for people in frames)
+        found[threads] = [sorted((d.track_id, d.keypoints.tobytes(), d.world.tobytes()) for d in people)
+                          for people in frames]
+    assert found[1] == found[2]
