@@ -12,12 +12,16 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from . import lens
+
 DEFAULT_HFOV_DEG = 60.0
 
 
 @dataclass(frozen=True)
 class CameraIntrinsics:
-    """Pinhole intrinsics with optional distortion (k1, k2, p1, p2, k3: the OpenCV/ROS plumb_bob order)."""
+    """Pinhole intrinsics with optional lens distortion: CameraInfo's ``d`` in the order of its
+    ``distortion_model`` (:mod:`pose3d_ros.lens`: plumb_bob k1, k2, p1, p2, k3;
+    rational_polynomial; equidistant). Refuses a model it cannot undo."""
 
     fx: float
     fy: float
@@ -26,6 +30,10 @@ class CameraIntrinsics:
     width: int
     height: int
     distortion: tuple[float, ...] = field(default=())
+    distortion_model: str = "plumb_bob"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "distortion_model", lens.checked(self.distortion_model, self.distortion))
 
     @classmethod
     def default_for(cls, width: int, height: int, hfov_deg: float = DEFAULT_HFOV_DEG) -> "CameraIntrinsics":
@@ -46,7 +54,7 @@ class CameraIntrinsics:
             k = data["camera_matrix"]["data"]
             dist = tuple(float(x) for x in data.get("distortion_coefficients", {}).get("data", []))
             return cls(float(k[0]), float(k[4]), float(k[2]), float(k[5]),
-                       int(data["image_width"]), int(data["image_height"]), dist)
+                       int(data["image_width"]), int(data["image_height"]), dist, data.get("distortion_model") or "")
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise ValueError(f"{path}: not a ROS camera calibration file ({exc!r})") from exc
 
@@ -54,7 +62,7 @@ class CameraIntrinsics:
         """The same camera at another image resolution (e.g. a resized video)."""
         sx, sy = width / self.width, height / self.height
         return CameraIntrinsics(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy,
-                                int(width), int(height), self.distortion)
+                                int(width), int(height), self.distortion, self.distortion_model)
 
     @property
     def matrix(self) -> np.ndarray:
@@ -63,35 +71,14 @@ class CameraIntrinsics:
 
 def normalize_with_intrinsics(uv: np.ndarray, cam: CameraIntrinsics, dtype: type = np.float32) -> np.ndarray:
     """Pixels -> focal-normalised image coordinates ((u - cx) / fx, (v - cy) / fy), with the
-    lens distortion removed when the camera has any (:func:`undistort_normalized`), in ``dtype``
+    lens distortion removed when the camera has any (:func:`pose3d_ros.lens.undistort`), in ``dtype``
     (float32, the lifters' input; float64 for triangulation).
 
     The lifters take this input so that one model serves any camera: the 3D pose that
     explains such coordinates does not depend on the focal length or resolution."""
     uv = np.asarray(uv, dtype=dtype)
     xy = np.stack([(uv[..., 0] - cam.cx) / cam.fx, (uv[..., 1] - cam.cy) / cam.fy], axis=-1)
-    return undistort_normalized(xy, cam.distortion) if any(cam.distortion[:5]) else xy
-
-
-def _distort(xy: np.ndarray, d: tuple[float, ...]) -> np.ndarray:
-    """Plumb-bob distortion of focal-normalised points (..., 2), d = (k1, k2, p1, p2, k3)."""
-    k1, k2, p1, p2, k3 = d
-    x, y = xy[..., 0], xy[..., 1]
-    r2 = x * x + y * y
-    radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
-    return np.stack([x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
-                     y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y], axis=-1)
-
-
-def undistort_normalized(xy: np.ndarray, distortion: tuple[float, ...], iterations: int = 20) -> np.ndarray:
-    """Invert the plumb-bob distortion (k1, k2, p1, p2, k3) of focal-normalised points (..., 2)
-    by fixed-point iteration (as OpenCV's undistortPoints does); returns the same dtype."""
-    d = tuple(float(v) for v in distortion[:5]) + (0.0,) * (5 - len(distortion[:5]))
-    distorted = np.asarray(xy, dtype=np.float64)
-    out = distorted.copy()
-    for _ in range(iterations):
-        out = out + (distorted - _distort(out, d))
-    return out.astype(np.asarray(xy).dtype)
+    return lens.undistort(xy, cam.distortion_model, cam.distortion) if any(cam.distortion) else xy
 
 
 def normalize_screen(uv: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -146,11 +133,10 @@ def level_rays(uv: np.ndarray, rotation: np.ndarray, min_depth: float = 0.1) -> 
 
 
 def project(points_cam: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
-    """Camera-frame points (..., 3) -> pixels (..., 2), with radial/tangential distortion if any."""
+    """Camera-frame points (..., 3) -> pixels (..., 2), with the camera's lens distortion if any."""
     xy = points_cam[..., :2] / np.clip(points_cam[..., 2:3], 1e-6, None)
-    d = tuple(cam.distortion[:5]) + (0.0,) * (5 - len(cam.distortion[:5]))
-    if any(d):
-        xy = _distort(xy, d)
+    if any(cam.distortion):
+        xy = lens.distort(xy, cam.distortion_model, cam.distortion)
     return xy * np.array([cam.fx, cam.fy]) + np.array([cam.cx, cam.cy])
 
 

@@ -38,7 +38,7 @@ def bgr_to_msg(bgr: np.ndarray, header: Header) -> Image:
 
 def camera_info_msg(cam: CameraIntrinsics, header: Header) -> CameraInfo:
     d = list(cam.distortion) or [0.0] * 5
-    return CameraInfo(header=header, width=cam.width, height=cam.height, distortion_model="plumb_bob",
+    return CameraInfo(header=header, width=cam.width, height=cam.height, distortion_model=cam.distortion_model,
                       d=[float(x) for x in d], k=cam.matrix.flatten().tolist(),
                       r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
                       p=[cam.fx, 0.0, cam.cx, 0.0, 0.0, cam.fy, cam.cy, 0.0, 0.0, 0.0, 1.0, 0.0])
@@ -52,7 +52,8 @@ def intrinsics_from_msg(msg: CameraInfo) -> CameraIntrinsics:
     """Intrinsics from CameraInfo.k; raises ValueError naming what is wrong: an uncalibrated
     (zero) or non-finite K, a focal length outside [1, 1e6] px, an image size outside
     [1, 100000], a principal point more than an image size outside the image, or a
-    non-finite distortion."""
+    distortion it cannot undo (an unknown model, too many or non-finite coefficients:
+    :mod:`pose3d_ros.lens`)."""
     k, name = np.asarray(msg.k, np.float64), f"CameraInfo on frame {msg.header.frame_id!r}"
     if not np.all(np.isfinite(k)):
         raise ValueError(f"{name} has a non-finite K ({k.tolist()})")
@@ -64,10 +65,11 @@ def intrinsics_from_msg(msg: CameraInfo) -> CameraIntrinsics:
     if not (-msg.width <= k[2] <= 2 * msg.width and -msg.height <= k[5] <= 2 * msg.height):
         raise ValueError(f"{name} has its principal point ({k[2]}, {k[5]}) more than an image size "
                          f"outside the {msg.width}x{msg.height} image")
-    if not all(np.isfinite(msg.d)):
-        raise ValueError(f"{name} has a non-finite distortion ({list(msg.d)})")
-    return CameraIntrinsics(float(k[0]), float(k[4]), float(k[2]), float(k[5]), int(msg.width),
-                            int(msg.height), tuple(float(x) for x in msg.d))
+    try:
+        return CameraIntrinsics(float(k[0]), float(k[4]), float(k[2]), float(k[5]), int(msg.width),
+                                int(msg.height), tuple(float(x) for x in msg.d), msg.distortion_model)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def stamp_seconds(header: Header) -> float:

@@ -282,23 +282,27 @@ def test_hostile_keypoints_are_counted_and_good_input_follows(make_lifter, case)
     rig.assert_good_input_processed()
 
 
+def _k(index: int | None, value: float) -> dict:
+    """CameraInfo.k of CAM with one entry (None: all) replaced."""
+    k = [value] * 9 if index is None else [value if i == index else x for i, x in enumerate(CAM.matrix.ravel())]
+    return {"k": k}
+
+
 BAD_CAMERA_INFO = {
-    "nan fx": (0, math.nan), "nan cx": (2, math.nan), "inf fy": (4, math.inf), "fx 1e-30": (0, 1e-30),
-    "cx far outside the image": (2, 1e9), "zero K": (None, 0.0),
+    "nan fx": _k(0, math.nan), "nan cx": _k(2, math.nan), "inf fy": _k(4, math.inf), "fx 1e-30": _k(0, 1e-30),
+    "cx far outside the image": _k(2, 1e9), "zero K": _k(None, 0.0),
+    "unknown distortion model": {"distortion_model": "kannala_brandt", "d": [0.1, 0.0, 0.0, 0.0]},
+    "nan distortion": {"d": [0.1, math.nan, 0.0, 0.0, 0.0]},
+    "tilted sensor": {"distortion_model": "rational_polynomial", "d": [0.0] * 12 + [0.01, 0.0]},
 }
 
 
 @pytest.mark.parametrize("case", BAD_CAMERA_INFO)
 def test_bad_camera_info_is_ignored_and_counted(make_lifter, case):
-    index, value = BAD_CAMERA_INFO[case]
     rig = make_lifter()
     msg = camera_info_msg(CAM, Header(frame_id=FRAME))
-    k = list(msg.k)
-    if index is None:
-        k = [value] * 9
-    else:
-        k[index] = value
-    msg.k = k
+    for name, value in BAD_CAMERA_INFO[case].items():
+        setattr(msg, name, value)
     rig.camera_info(msg)
     rig.send_people(1.0, person(1))
     assert rig.skeletons[-1].header.frame_id == f"{FRAME}/root_relative" and not rig.tf
