@@ -78,13 +78,27 @@ def test_data_files_install_launch_config_models(setup_kwargs):
     installed = {dest: set(files) for dest, files in setup_kwargs["data_files"]}
     expected = {
         "share/pose3d_ros/launch": glob("launch/*.launch.py", root_dir=ROOT),
-        "share/pose3d_ros/config": glob("config/*.yaml", root_dir=ROOT) + glob("config/*.rviz", root_dir=ROOT),
+        "share/pose3d_ros/config": [f for ext in ("yaml", "rviz", "xml") for f in glob(f"config/*.{ext}", root_dir=ROOT)],
         "share/pose3d_ros/models": glob("models/*.json", root_dir=ROOT) + glob("models/*.safetensors", root_dir=ROOT),
     }
     for dest, files in expected.items():
         assert files and installed[dest] == set(files), dest
-    assert "config/pose3d.rviz" in installed["share/pose3d_ros/config"]
+    assert {"config/pose3d.rviz", "config/fastdds_shm.xml"} <= installed["share/pose3d_ros/config"]
     assert "package.xml" in installed["share/pose3d_ros"]
+
+
+def test_fastdds_profile_carries_a_720p_image_in_shared_memory():
+    ns = {"dds": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
+    profiles = ET.parse(ROOT / "config" / "fastdds_shm.xml").getroot()
+    transports = {t.findtext("dds:transport_id", namespaces=ns): t
+                  for t in profiles.iterfind("dds:transport_descriptors/dds:transport_descriptor", ns)}
+    (participant,) = profiles.iterfind("dds:participant", ns)
+    assert participant.get("is_default_profile") == "true"
+    used = [t.text for t in participant.iterfind("dds:rtps/dds:userTransports/dds:transport_id", ns)]
+    assert participant.findtext("dds:rtps/dds:useBuiltinTransports", namespaces=ns) == "false"
+    kinds = {transports[name].findtext("dds:type", namespaces=ns): transports[name] for name in used}
+    assert set(kinds) == {"SHM", "UDPv4"}  # shared memory on the machine, UDP to other machines
+    assert int(kinds["SHM"].findtext("dds:segment_size", namespaces=ns)) >= 3 * 1280 * 720 * 3
 
 
 def _imported_modules(path: Path) -> set[str]:
