@@ -78,7 +78,8 @@ def test_data_files_install_launch_config_models(setup_kwargs):
     installed = {dest: set(files) for dest, files in setup_kwargs["data_files"]}
     expected = {
         "share/pose3d_ros/launch": glob("launch/*.launch.py", root_dir=ROOT),
-        "share/pose3d_ros/config": [f for ext in ("yaml", "rviz", "xml") for f in glob(f"config/*.{ext}", root_dir=ROOT)],
+        "share/pose3d_ros/config": [f for ext in ("yaml", "rviz", "xml")
+                                    for f in glob(f"config/*.{ext}", root_dir=ROOT)],
         "share/pose3d_ros/models": glob("models/*.json", root_dir=ROOT) + glob("models/*.safetensors", root_dir=ROOT),
     }
     for dest, files in expected.items():
