@@ -18,16 +18,16 @@ MAX_FISHEYE_ANGLE = 1.5  # radians off the axis (86 degrees) at most when undist
 
 
 def checked(model: str, coefficients: tuple[float, ...]) -> str:
-    """The model's name (``plumb_bob`` for ""); raises ValueError naming an unknown model, too
-    many coefficients, non-finite ones or a tilted sensor."""
+    """The model's name (``plumb_bob`` for ""); raises ValueError naming an unknown model,
+    non-finite coefficients, non-zero ones beyond the model's or a tilted sensor."""
     model = model or "plumb_bob"
     if model not in MODELS:
         raise ValueError(f"distortion model {model!r} is not supported (supported: {', '.join(MODELS)})")
-    if len(coefficients) > MODELS[model]:
-        raise ValueError(f"distortion model {model!r} takes at most {MODELS[model]} coefficients, "
-                         f"got {len(coefficients)}")
     if not np.all(np.isfinite(coefficients)):
         raise ValueError(f"non-finite distortion coefficients {list(coefficients)}")
+    if any(coefficients[MODELS[model]:]):  # trailing zeros, as some drivers pad d, are harmless
+        raise ValueError(f"distortion model {model!r} takes at most {MODELS[model]} coefficients, "
+                         f"got {len(coefficients)}: {list(coefficients)}")
     if any(coefficients[12:]):
         raise ValueError(f"a tilted sensor (tau_x, tau_y = {list(coefficients[12:])}) is not supported")
     return model

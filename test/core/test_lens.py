@@ -74,6 +74,13 @@ def test_distortion_it_cannot_undo_is_refused(model, coefficients, message):
         CameraIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480, coefficients, model)
 
 
+def test_trailing_zero_coefficients_are_accepted():
+    padded = CameraIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480, (0.1, -0.02, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0))
+    plain = CameraIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480, (0.1, -0.02))
+    uv = np.array([[10.0, 20.0], [600.0, 400.0]])
+    np.testing.assert_array_equal(normalize_with_intrinsics(uv, padded), normalize_with_intrinsics(uv, plain))
+
+
 def test_camera_info_carries_its_model_both_ways():
     cam = CameraIntrinsics(700.0, 690.0, 640.0, 360.0, 1280, 720, RATIONAL, "rational_polynomial")
     msg = camera_info_msg(cam, Header(frame_id="cam"))
@@ -81,7 +88,7 @@ def test_camera_info_carries_its_model_both_ways():
     assert intrinsics_from_msg(msg) == cam
     legacy = CameraInfo(width=640, height=480, k=[500.0, 0, 320, 0, 500, 240, 0, 0, 1], d=[0.1, 0.0, 0.0, 0.0, 0.0])
     assert intrinsics_from_msg(legacy).distortion_model == "plumb_bob"  # an empty model name
-    legacy.distortion_model = "equidistant"
+    legacy.distortion_model, legacy.d = "equidistant", [0.1, 0.0, 0.0, 0.0, 0.01]
     with pytest.raises(ValueError, match="CameraInfo on frame '': distortion model 'equidistant' takes at most 4"):
         intrinsics_from_msg(legacy)
 
