@@ -29,9 +29,6 @@ class OneEuroFilter:
         self.speed: np.ndarray | None = None
         self.stamp: float | None = None
 
-    def reset(self) -> None:
-        self.value = self.speed = self.stamp = None
-
     def __call__(self, x: np.ndarray, stamp: float) -> np.ndarray:
         """Filter the sample ``x`` taken at ``stamp`` (seconds); restarts when time does not advance."""
         x = np.asarray(x, dtype=np.float64)
