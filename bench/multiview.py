@@ -21,7 +21,11 @@ median epipolar distance of each pair of cameras on that person), and
 the four-view reference scored against the other-views one (the reference's own noise floor;
 its limb std is the four-view reference's).
 Columns per reference: P-MPJPE, root-relative MPJPE, root position error, limb-length std (mm)
-and frames scored (frames where the prediction and the reference are complete). People: each
+and frames scored (frames where the prediction and the reference are complete). Velocities: the
+pelvis velocity each row publishes (vx, vy, vz; for MediaPipe's world landmarks the lifter's
+VelocityFilter over their placed positions) against the all-views reference's central
+differences over +-0.1 s, mean absolute error per axis (m/s), beside the reference's own speed
+and the other-views reference's differences from it. People: each
 cam01 track is matched per frame to a reference person by 2D distance to the reference's
 projection; one table per reference person. The legacy mediapipe backend detects one person per
 image, so on MultiPerson only the person cam01's detector follows is scored (and the reference has
@@ -49,10 +53,13 @@ import multiview_data as data  # noqa: E402
 from pose3d_ros.calibration import write_ros_calibration  # noqa: E402
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project  # noqa: E402
 from pose3d_ros.lifting.inputs import root_translation  # noqa: E402
+from pose3d_ros.lifting.smoothing import VelocityFilter  # noqa: E402
 from pose3d_ros.metrics import reference_scores  # noqa: E402
+from pose3d_ros.nodes.lifter import PARAMS as LIFTER_PARAMS  # noqa: E402
 from pose3d_ros.skeleton import H36M17  # noqa: E402
 
 REFERENCES = (("ref_others", "other 3 views"), ("ref_all", "all 4 views"))
+VELOCITY_HALF_WINDOW_S = 0.1  # the reference's velocity: central differences over +-0.1 s
 FLOOR = "all-views reference (noise floor)"
 TIMEOUT_S = 60.0  # longest wait for one frame's skeletons
 
@@ -72,8 +79,7 @@ def parse_value(name: str, text: str, default):
 
 def lifter_params(assignments: list[str]) -> dict:
     """``name=value`` strings -> {name: typed value}, checked against the lifter node's parameters."""
-    from pose3d_ros.nodes.lifter import PARAMS
-    defaults = {p.name: p.default for p in PARAMS}
+    defaults = {p.name: p.default for p in LIFTER_PARAMS}
     out = {}
     for item in assignments:
         name, sep, value = item.partition("=")
@@ -114,7 +120,7 @@ def run_pipeline(video: Path, calibration: Path, fps: float, backend: str,
                  rows: dict[str, dict]) -> tuple[list[dict], dict[str, list[dict]]]:
     """cam01 through video_source -> keypoint_detector -> one lifter per row, frame by frame.
     Returns, per frame, the detector's people {track_id: (keypoints (17, 2) pixels of the published
-    image, confidence (17,))} and per row the lifter's {track_id: joints (17, 3)}."""
+    image, confidence (17,))} and per row the lifter's {track_id: joints and velocities (17, 6)}."""
     import rclpy
     from builtin_interfaces.msg import Time as TimeMsg
     from rclpy.executors import SingleThreadedExecutor
@@ -145,7 +151,8 @@ def run_pipeline(video: Path, calibration: Path, fps: float, backend: str,
 
         def on_skeletons(i):
             def callback(msg):
-                skeletons[i][stamp_ns(msg)] = {s.track_id: s.joints for s in skeletons_from_cloud(msg)}
+                skeletons[i][stamp_ns(msg)] = {s.track_id: np.concatenate([s.joints, s.velocity], axis=-1)
+                                               for s in skeletons_from_cloud(msg)}
             return callback
 
         probe.create_subscription(PointCloud2, "keypoints", on_keypoints, 100)
@@ -210,11 +217,12 @@ def mediapipe_world(cache: dict, cam: CameraIntrinsics) -> np.ndarray:
 
 def pipeline_poses(people: list[dict], skeletons: list[dict], cache: dict, demo: str,
                    published: CameraIntrinsics) -> np.ndarray:
-    """One row's poses (F, P, 17, 3): per frame, each track matched to a reference person by its 2D."""
+    """One row's poses and velocities (F, P, 17, 6): per frame, each track matched to a reference
+    person by its 2D."""
     cam = data.cameras(demo)[data.EVAL_CAMERA]
     scale = np.array([cam.intrinsics.width / published.width, cam.intrinsics.height / published.height])
     n_frames, n_people = cache["ref_all"].shape[:2]
-    out = np.full((n_frames, n_people, 17, 3), np.nan)
+    out = np.full((n_frames, n_people, 17, 6), np.nan)
     for f in range(min(n_frames, len(people))):
         tids = [tid for tid in people[f] if tid in skeletons[f]]
         if not tids:
@@ -241,6 +249,45 @@ def score_table(poses: dict[str, np.ndarray], cache: dict, person: int) -> list[
             cells += [f"{1000 * s[m]:.1f}" if np.isfinite(s[m]) else "n/a"
                       for m in ("p_mpjpe", "mpjpe", "root_error", "bone_std")] + [str(s["frames"])]
         rows.append(cells)
+    return rows
+
+
+def reference_velocity(positions: np.ndarray, fps: float) -> np.ndarray:
+    """(F, ...) positions -> their central differences over +-VELOCITY_HALF_WINDOW_S (NaN at the ends)."""
+    h = max(1, round(VELOCITY_HALF_WINDOW_S * fps))
+    out = np.full(positions.shape, np.nan)
+    out[h:-h] = (positions[2 * h:] - positions[:-2 * h]) * fps / (2 * h)
+    return out
+
+
+def filtered_velocity(positions: np.ndarray, fps: float, cutoff_hz: float) -> np.ndarray:
+    """(F, P, 17, 3) positions -> the velocities the lifter would publish for them (its VelocityFilter
+    per person, restarted where a person is missing)."""
+    out = np.full(positions.shape, np.nan)
+    for p in range(positions.shape[1]):
+        filt = VelocityFilter(cutoff_hz)
+        for f in range(len(positions)):
+            if np.all(np.isfinite(positions[f, p])):
+                out[f, p] = filt(positions[f, p], f / fps)
+            else:
+                filt = VelocityFilter(cutoff_hz)
+    return out
+
+
+def velocity_table(velocities: dict[str, np.ndarray], cache: dict, person: int) -> list[list[str]]:
+    """Markdown rows: the reference's own mean absolute pelvis velocity, then per label the pelvis
+    velocity's mean absolute error (m/s) in x, y and z against the all-views reference's central
+    differences, and the frames scored."""
+    fps = float(cache["fps"])
+    truth = reference_velocity(cache["ref_all"][:, person, 0], fps)
+    known = np.all(np.isfinite(truth), axis=-1)
+    rows = [["the all-views reference's own pelvis speed (the signal)"]
+            + [f"{x:.2f}" for x in np.abs(truth[known]).mean(axis=0)] + [str(int(known.sum()))]] if known.any() else []
+    for label, v in velocities.items():
+        pelvis = v[:, person, 0]
+        ok = np.all(np.isfinite(pelvis), axis=-1) & known
+        rows.append([label] + ([f"{e:.2f}" for e in np.abs(pelvis[ok] - truth[ok]).mean(axis=0)] if ok.any()
+                               else ["n/a"] * 3) + [str(int(ok.sum()))])
     return rows
 
 
@@ -286,6 +333,10 @@ def evaluate(demo: str, backend: str, rows: dict[str, dict]) -> str:
     calib = data.cameras(demo)[data.EVAL_CAMERA]
     cam = calib.intrinsics
     poses = {"MediaPipe world landmarks": mediapipe_world(cache, cam)}
+    fps = float(cache["fps"])
+    cutoff = next(p.default for p in LIFTER_PARAMS if p.name == "velocity_cutoff_hz")
+    velocities = {"MediaPipe world landmarks (the lifter's velocity filter)":
+                  filtered_velocity(poses["MediaPipe world landmarks"], fps, cutoff)}
     tilt = data.camera_tilt(calib)  # for gravity-levelled lifters; the others ignore it
     rows = {label: tilt | params for label, params in rows.items()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -295,8 +346,11 @@ def evaluate(demo: str, backend: str, rows: dict[str, dict]) -> str:
     width = int(cache["detect_width"]) or cam.width
     published = cam.scaled_to(width, round(cam.height * width / cam.width))
     for label in rows:
-        poses[label] = pipeline_poses(people, skeletons[label], cache, demo, published)
+        both = pipeline_poses(people, skeletons[label], cache, demo, published)
+        poses[label], velocities[label] = both[..., :3], both[..., 3:]
     poses[FLOOR] = cache["ref_all"]
+    velocities["other-views reference (central differences: the reference's noise)"] = reference_velocity(
+        cache["ref_others"], fps)
     header = ["row"] + [f"{m} ({name})" for _, name in REFERENCES
                         for m in ("P-MPJPE", "MPJPE", "root err", "limb std", "frames")]
     out = [f"## {demo} (backend {backend}, {len(people)} frames of {data.EVAL_CAMERA}, "
@@ -309,6 +363,9 @@ def evaluate(demo: str, backend: str, rows: dict[str, dict]) -> str:
                     f"{a[3:]}-{b[3:]} {d:.0f}" for (a, b), d in agreement[p].items())
                 + "\n",
                 markdown(header, score_table(poses, cache, p)),
+                f"\nPelvis velocity, mean absolute error (m/s) against the all-views reference's central "
+                f"differences over +-{VELOCITY_HALF_WINDOW_S} s:\n",
+                markdown(["row", "x", "y", "z", "frames"], velocity_table(velocities, cache, p)),
                 "\nPer-joint root-relative error (mm) against the other-views reference:\n",
                 markdown(["joint"] + [k for k in poses if k != FLOOR],
                          per_joint_table(poses, cache, p))]

@@ -40,6 +40,7 @@ from .fitting import FitSettings, KinematicFitter, solve
 from .inputs import MIN_CONFIDENCE, PersonKeypoints, root_translation
 from .online import Person3D
 from .refinement import BoneLengthEstimator
+from .smoothing import VelocityFilter
 
 MODES = ("flag", "correct", "drop")
 SOURCES = ("model", "detector", "fused")
@@ -72,6 +73,7 @@ class PoseSettings:
     source: str = "model"
     fusion_weight: float = 0.7  # share of the detector's 3D in the "fused" source
     fitting: FitSettings | None = None  # None: no fitting stage
+    velocity_cutoff_hz: float = 2.0  # low-pass of the published joints' velocities
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -80,6 +82,8 @@ class PoseSettings:
             raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
         if not 0.0 <= self.fusion_weight <= 1.0:
             raise ValueError(f"fusion_weight must be in [0, 1], got {self.fusion_weight}")
+        if not self.velocity_cutoff_hz > 0.0:
+            raise ValueError(f"velocity_cutoff_hz must be > 0, got {self.velocity_cutoff_hz}")
 
 
 @dataclass
@@ -93,6 +97,7 @@ class Skeleton3D:
     scores: np.ndarray  # (17,) anatomical plausibility in (0, 1]
     translation: np.ndarray | None  # root position in the camera frame when metric
     violations: tuple[str, ...]  # checks this pose failed (before any correction)
+    velocity: np.ndarray  # (17, 3) m/s of ``joints``, low-passed; NaN on the segment's first pose
     plausible: bool = True  # the published pose passes every check (after any correction)
 
     @property
@@ -113,6 +118,7 @@ class _Segment:
     motion: MotionHistory
     metric: bool
     fitter: KinematicFitter | None
+    velocity: VelocityFilter
 
 
 @dataclass
@@ -226,9 +232,12 @@ class OnlinePoseEstimator:
             seg = track.segment = _Segment(
                 BoneLengthEstimator(self.settings.bone_samples, self.settings.bone_min_frames, seed=person.track_id),
                 deque(maxlen=window), MotionHistory([], []), metric,
-                None if fitting is None else KinematicFitter(fitting, seed=person.track_id))
+                None if fitting is None else KinematicFitter(fitting, seed=person.track_id),
+                VelocityFilter(self.settings.velocity_cutoff_hz))
         if seg.metric != metric:  # positions change frame: velocities would be meaningless
             seg.motion, seg.metric = MotionHistory([], []), metric
+            seg.velocity = VelocityFilter(self.settings.velocity_cutoff_hz)
+        seg.velocity.cutoff = self.settings.velocity_cutoff_hz  # settings may change between frames
         seg.bones.add(bone_lengths(person.joints), person.confidence)
         if not seg.history:
             seg.history.extend([person.joints] * seg.history.maxlen)  # edge padding, as the lifter
@@ -289,7 +298,7 @@ class OnlinePoseEstimator:
         flagged = np.any(np.stack(list(bad.values())), axis=0)
         valid = (person.confidence >= s.min_joint_confidence) & ~flagged
         return Skeleton3D(person.track_id, positions, person.confidence, valid, joint_scores(sev),
-                          translation, failed, not flagged.any())
+                          translation, failed, seg.velocity(positions, stamp), not flagged.any())
 
     def _assess(self, translation: np.ndarray | None, seg: _Segment, pose: np.ndarray, stamp: float,
                 metric: bool, estimate: np.ndarray | None

@@ -1,4 +1,5 @@
-"""Causal smoothing with bounded lag: the One-Euro filter (Casiez et al., CHI 2012).
+"""Causal smoothing with bounded lag: the One-Euro filter (Casiez et al., CHI 2012), and a
+low-passed velocity estimate.
 
 A first-order low-pass filter whose cut-off frequency rises with the signal's speed: slow
 movements are smoothed hard (little jitter), fast ones pass with little lag. Each element
@@ -42,3 +43,32 @@ class OneEuroFilter:
         self.value = self.value + _alpha(cutoff, dt) * (x - self.value)
         self.stamp = stamp
         return self.value.copy()
+
+
+class VelocityFilter:
+    """The velocity of a sampled signal: its finite differences, low-passed at ``cutoff`` Hz
+    (first order, causal: a lag of about 1 / (2 pi cutoff) s). NaN until a second sample;
+    restarts when time does not advance or the shape changes."""
+
+    def __init__(self, cutoff: float = 2.0) -> None:
+        if cutoff <= 0:
+            raise ValueError(f"velocity filter needs a cut-off > 0 Hz, got {cutoff}")
+        self.cutoff = cutoff
+        self.last: np.ndarray | None = None
+        self.stamp: float | None = None
+        self.velocity: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray, stamp: float) -> np.ndarray:
+        """The velocity (units of ``x`` per second) after the sample ``x`` taken at ``stamp``."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.last is None or self.stamp is None or not stamp > self.stamp or self.last.shape != x.shape:
+            self.last, self.stamp, self.velocity = x.copy(), stamp, None
+            return np.full_like(x, np.nan)
+        dt = stamp - self.stamp
+        raw = (x - self.last) / dt
+        if self.velocity is None:
+            self.velocity = raw
+        else:
+            self.velocity = self.velocity + _alpha(self.cutoff, dt) * (raw - self.velocity)
+        self.last, self.stamp = x.copy(), stamp
+        return self.velocity.copy()

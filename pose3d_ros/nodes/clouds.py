@@ -14,7 +14,8 @@ joints in H36M-17 order within a person.
     x, y, z: float32 metres in header.frame_id: the camera optical frame, or
     ``<camera frame>/root_relative`` (pelvis at the origin, camera axes, no TF) when the
     pose could not be placed; confidence: float32; track_id: uint32; joint: uint16;
-    valid: uint8 (1 when the joint passed the anatomical checks).
+    valid: uint8 (1 when the joint passed the anatomical checks); vx, vy, vz: float32, the
+    joint's velocity in m/s in the same frame (NaN on a track's first frame).
 
 Decoding validates what it hands on: a cloud that cannot be read raises :class:`CloudError`;
 a person whose joints are not H36M-17 once each is left out, and non-finite or out-of-range
@@ -46,9 +47,9 @@ KEYPOINT_DTYPE = np.dtype({"names": ["x", "y", "confidence", "track_id", "joint"
 KEYPOINT_3D_DTYPE = np.dtype({"names": ["x", "y", "confidence", "track_id", "joint", "wx", "wy", "wz"],
                               "formats": ["<f4", "<f4", "<f4", "<u4", "<u2", "<f4", "<f4", "<f4"],
                               "offsets": [0, 4, 8, 12, 16, 20, 24, 28], "itemsize": 32})
-SKELETON_DTYPE = np.dtype({"names": ["x", "y", "z", "confidence", "track_id", "joint", "valid"],
-                           "formats": ["<f4", "<f4", "<f4", "<f4", "<u4", "<u2", "u1"],
-                           "offsets": [0, 4, 8, 12, 16, 20, 22], "itemsize": 24})
+SKELETON_DTYPE = np.dtype({"names": ["x", "y", "z", "confidence", "track_id", "joint", "valid", "vx", "vy", "vz"],
+                           "formats": ["<f4", "<f4", "<f4", "<f4", "<u4", "<u2", "u1", "<f4", "<f4", "<f4"],
+                           "offsets": [0, 4, 8, 12, 16, 20, 22, 24, 28, 32], "itemsize": 36})
 # Decoding causes, counted per person: left out (bad_joints, too_many_people) or repaired.
 KEYPOINT_CAUSES = {
     "bad_joints": "a person whose joints are not H36M-17 0..16 once each is left out",
@@ -76,6 +77,7 @@ class HasSkeleton(Protocol):
     joints: np.ndarray  # (17, 3)
     confidence: np.ndarray  # (17,)
     valid: np.ndarray  # (17,) bool
+    velocity: np.ndarray  # (17, 3) m/s, NaN where unknown
 
 
 @dataclass
@@ -84,6 +86,7 @@ class CloudSkeleton:
     joints: np.ndarray  # (17, 3)
     confidence: np.ndarray  # (17,)
     valid: np.ndarray  # (17,) bool
+    velocity: np.ndarray  # (17, 3) m/s; NaN where unknown or the cloud has none
 
 
 @dataclass
@@ -227,6 +230,7 @@ def skeletons_to_cloud(header: Header, skeletons: Iterable[HasSkeleton]) -> Poin
         block["x"], block["y"], block["z"] = s.joints[:, 0], s.joints[:, 1], s.joints[:, 2]
         block["confidence"], block["track_id"], block["joint"] = s.confidence, s.track_id, np.arange(JOINTS)
         block["valid"] = s.valid
+        block["vx"], block["vy"], block["vz"] = s.velocity[:, 0], s.velocity[:, 1], s.velocity[:, 2]
     return to_cloud(header, points)
 
 
@@ -235,7 +239,14 @@ def skeletons_from_cloud(msg: PointCloud2) -> list[CloudSkeleton]:
     Raises CloudError for an unreadable cloud."""
     points = from_cloud(msg)
     _require(points, ("x", "y", "z", "confidence"), ("track_id", "joint", "valid"))
-    return [CloudSkeleton(tid, np.stack([r["x"], r["y"], r["z"]], axis=-1).astype(np.float64),
-                          r["confidence"].astype(np.float64), r["valid"].astype(bool))
+    return [CloudSkeleton(tid, _xyz(r, ("x", "y", "z")), r["confidence"].astype(np.float64), r["valid"].astype(bool),
+                          _xyz(r, ("vx", "vy", "vz")))
             for tid, r, ok in _people(points)[0] if ok]
+
+
+def _xyz(rows: np.ndarray, names: tuple[str, str, str]) -> np.ndarray:
+    """(N, 3) float64 of three fields; NaN where the cloud lacks them."""
+    if not set(names) <= set(rows.dtype.names or ()):
+        return np.full((len(rows), 3), np.nan)
+    return np.stack([rows[n] for n in names], axis=-1).astype(np.float64)
 

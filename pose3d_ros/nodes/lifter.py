@@ -82,6 +82,8 @@ PARAMS = (
     Param("pose_cutoff_hz", 4.0, "fitting: One-Euro cut-off at rest on the source's 3D pose (0: off)",
           range=(0.0, 1000.0)),
     Param("pose_beta", 2.0, "fitting: One-Euro speed coefficient on the source's 3D pose", range=(0.0, 1e6)),
+    Param("velocity_cutoff_hz", 2.0, "Low-pass cut-off of the published joint velocities (vx, vy, vz), Hz: lower "
+          "is smoother and lags more (about 1 / (2 pi cut-off) s)", range=(0.01, 100.0), dynamic=True),
     Param("constraint_mode", "flag", "Anatomical checks: flag (mark invalid), correct (rescale bones, "
           "mirror illegal bends) or drop (omit the person)", choices=MODES, dynamic=True),
     Param("bone_length_limit", 0.25, "Largest relative difference of a bone to the track's estimate",
@@ -132,7 +134,8 @@ def settings_from_params(p: dict) -> PoseSettings:
         mode=p["constraint_mode"], limits=limits, min_joint_confidence=p["min_joint_confidence"],
         bone_length_refinement=p["bone_length_refinement"], track_timeout_s=p["track_timeout_s"],
         fallback_intrinsics=CameraIntrinsics.default_for(p["fallback_image_width"], p["fallback_image_height"]),
-        source=p["pose_source"], fusion_weight=p["fusion_weight"], fitting=fitting)
+        source=p["pose_source"], fusion_weight=p["fusion_weight"], fitting=fitting,
+        velocity_cutoff_hz=p["velocity_cutoff_hz"])
 
 
 def tracked_msg(track_ids: list[int]) -> UInt32MultiArray:

@@ -7,7 +7,7 @@ import pytest
 from pose3d_ros.constraints import ConstraintLimits, bend_legality, bone_lengths, hinge_limits
 from pose3d_ros.geometry import CameraIntrinsics, normalize_with_intrinsics, project
 from pose3d_ros.lifting.fitting import PRIOR_BONE_LENGTHS, FitSettings, KinematicFitter, fit_to_keypoints, solve
-from pose3d_ros.lifting.smoothing import OneEuroFilter
+from pose3d_ros.lifting.smoothing import OneEuroFilter, VelocityFilter
 from pose3d_ros.skeleton import H36M17
 
 CAM = CameraIntrinsics(1000.0, 1000.0, 640.0, 360.0, 1280, 720)
@@ -147,6 +147,26 @@ def test_one_euro_restarts_when_time_goes_back():
     filt = OneEuroFilter()
     filt(np.array([0.0]), 1.0)
     assert filt(np.array([5.0]), 0.5)[0] == 5.0
+
+
+def test_velocity_of_a_uniform_motion_smoothed_noise_and_a_causal_lag():
+    velocity = np.array([0.5, -0.2, 1.0])
+    filt = VelocityFilter(cutoff=2.0)
+    first = filt(np.zeros(3), 0.0)
+    assert np.isnan(first).all()  # unknown from one sample
+    outs = [filt(velocity * k / 30, k / 30) for k in range(1, 60)]
+    np.testing.assert_allclose(outs, np.broadcast_to(velocity, (59, 3)), atol=1e-9)
+    rng = np.random.default_rng(5)  # 1 cm of jitter on a person standing still: raw differences 0.4 m/s
+    still = VelocityFilter(cutoff=2.0)
+    jitter = np.array([still(rng.normal(0, 0.01, 3), k / 30) for k in range(300)])[30:]
+    raw = np.diff(rng.normal(0, 0.01, (300, 3)), axis=0) * 30
+    assert np.abs(jitter).mean() < 0.5 * np.abs(raw).mean()
+    step = VelocityFilter(cutoff=2.0)  # starts moving at frame 30: the estimate rises after, not before
+    ys = [step(np.array([max(0, k - 30) / 30]), k / 30)[0] for k in range(90)]
+    assert ys[30] == 0.0 and 0.0 < ys[31] < 1.0 and ys[-1] > 0.99
+    assert np.isnan(step(np.array([0.0]), 1.0)).all()  # time went back: restarted
+    with pytest.raises(ValueError, match="cut-off > 0"):
+        VelocityFilter(cutoff=0.0)
 
 
 @pytest.mark.parametrize("kwargs", [{"keypoint_sd_px": 0.0}, {"direction_sd": -1.0}, {"min_confidence": 1.0},

@@ -72,6 +72,17 @@ def test_source_selection(source, standing_pose, bent_pose, make_person, estimat
     assert est.counts["no_detector_3d"] == (0 if source == "model" else 1)
 
 
+def test_velocities_of_a_person_walking_past(standing_pose, estimator):
+    walk = np.array([0.8, 0.0, -0.3])  # m/s in the camera frame
+    est = estimator(velocity_cutoff_hz=2.0)
+    outs = [est.update(k / 30, [PersonKeypoints(1, project(standing_pose + T + walk * k / 30, CAM), np.ones(17))],
+                       CAM)[0] for k in range(20)]
+    assert np.isnan(outs[0].velocity).all()
+    np.testing.assert_allclose(outs[-1].velocity, np.broadcast_to(walk, (17, 3)), atol=1e-6)
+    with pytest.raises(ValueError, match="velocity_cutoff_hz"):
+        PoseSettings(velocity_cutoff_hz=0.0)
+
+
 def test_without_intrinsics_root_relative(standing_pose, make_person, estimator):
     out = estimator().update(0.0, [make_person()], None)[0]
     assert not out.metric and out.translation is None

@@ -454,7 +454,7 @@ def test_preview_recorder_survives_bad_clouds(tmp_path):
         rig.spin_until(lambda: recorder.diag.counts["images"] == 1, "the image")
         rig.kp_pub.publish(_huge_keypoint(h))
         rig.kp_pub.publish(_truncated(h))
-        bad = CloudSkeleton(1, np.full((17, 3), np.nan), np.ones(17), np.ones(17, bool))
+        bad = CloudSkeleton(1, np.full((17, 3), np.nan), np.ones(17), np.ones(17, bool), np.full((17, 3), np.nan))
         rig.skeleton_pub.publish(skeletons_to_cloud(h, [bad]))
         rig.spin_until(lambda: recorder.diag.counts["bad_skeletons"] and recorder.diag.counts["bad_cloud"]
                        and recorder.diag.counts["bad_keypoints"], "the bad clouds counted")
@@ -462,7 +462,8 @@ def test_preview_recorder_survives_bad_clouds(tmp_path):
         h2 = header(3.1)
         rig.image_pub.publish(bgr_to_msg(np.zeros((48, 64, 3), np.uint8), h2))
         rig.spin_until(lambda: recorder.diag.counts["images"] == 2, "the second image")
-        rig.skeleton_pub.publish(skeletons_to_cloud(h2, [CloudSkeleton(2, POSE + T, np.ones(17), np.ones(17, bool))]))
+        rig.skeleton_pub.publish(skeletons_to_cloud(h2, [CloudSkeleton(2, POSE + T, np.ones(17), np.ones(17, bool),
+                                                                          np.zeros((17, 3)))]))
         rig.spin_until(lambda: recorder.rendered == rendered + 1, "the good frame rendered")
         assert rig.status()[2]["bad_skeletons"] == "1"
     finally:

@@ -173,7 +173,7 @@ def test_metric_skeleton_markers_and_tf(rig, standing_pose, make_person):
     rig.send(1.0, {7: make_person()})
     msg = rig.skeletons[-1]
     assert msg.header.frame_id == FRAME and (msg.header.stamp.sec, msg.header.stamp.nanosec) == (1, 0)
-    assert [f.name for f in msg.fields] == ["x", "y", "z", "confidence", "track_id", "joint", "valid"]
+    assert [f.name for f in msg.fields] == ["x", "y", "z", "confidence", "track_id", "joint", "valid", "vx", "vy", "vz"]
     person = rig.last_people()[7]
     np.testing.assert_allclose(person.joints, standing_pose + T, atol=1e-4)
     assert person.valid.all() and np.all(person.confidence == 1.0)
@@ -183,6 +183,17 @@ def test_metric_skeleton_markers_and_tf(rig, standing_pose, make_person):
     body = [t for t in rig.tf[-1].transforms if t.child_frame_id == "body_7"]
     assert body and body[0].header.frame_id == FRAME
     assert body[0].transform.translation.z == pytest.approx(T[2], abs=1e-4)
+
+
+def test_skeletons_carry_joint_velocities(rig, make_person):
+    rig.camera_info()
+    walk = np.array([0.0, 0.0, 1.2])  # walking away from the camera
+    for k in range(6):
+        rig.send(2.0 + k / 10, {3: make_person(t=T + walk * k / 10)})
+        velocity = rig.last_people()[3].velocity
+        if k == 0:
+            assert np.isnan(velocity).all()  # unknown on a track's first frame
+    np.testing.assert_allclose(velocity, np.broadcast_to(walk, (17, 3)), atol=1e-3)
 
 
 def test_without_camera_info_root_relative_and_counted(rig, make_person):
