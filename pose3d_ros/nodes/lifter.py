@@ -271,7 +271,8 @@ class LifterNode(Node):
         for tid in ended:
             markers.markers += delete_markers(header, tid)
         for s in skeletons:
-            markers.markers += skeleton_markers(header, s.track_id, s.joints, s.valid, self.p["marker_lifetime_s"])
+            markers.markers += skeleton_markers(header, s.track_id, s.joints, s.valid, self.p["marker_lifetime_s"],
+                                                s.velocity)
         self.marker_pub.publish(markers)
         if not self.p["publish_tf"] or self.tf is None or not skeletons or not skeletons[0].metric:
             return

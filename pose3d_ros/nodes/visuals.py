@@ -19,6 +19,9 @@ VALID_COLOUR = ColorRGBA(r=0.1, g=0.8, b=0.2, a=1.0)
 INVALID_COLOUR = ColorRGBA(r=0.9, g=0.1, b=0.1, a=1.0)
 JOINT_DIAMETER_M = 0.05
 BONE_WIDTH_M = 0.02
+MOTION_COLOUR = ColorRGBA(r=0.2, g=0.5, b=1.0, a=1.0)
+MOTION_AHEAD_S = 0.5  # the motion arrow points where the pelvis will be this much later
+MARKER_IDS = (0, 1, 2)  # joints, bones, motion arrow
 
 
 def track_namespace(track_id: int) -> str:
@@ -34,8 +37,10 @@ def _duration(seconds: float) -> Duration:
 
 
 def skeleton_markers(header: Header, track_id: int, joints: np.ndarray, valid: np.ndarray,
-                     lifetime_s: float) -> list[Marker]:
-    """A SPHERE_LIST of joints (id 0) and a LINE_LIST of bones (id 1), coloured by validity."""
+                     lifetime_s: float, velocity: np.ndarray) -> list[Marker]:
+    """A SPHERE_LIST of joints (id 0) and a LINE_LIST of bones (id 1), coloured by validity, and
+    an ARROW (id 2) from the pelvis to where its velocity takes it in MOTION_AHEAD_S (deleted
+    while the velocity is unknown)."""
     colours = [VALID_COLOUR if v else INVALID_COLOUR for v in valid]
     points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in joints]
     common = dict(header=header, ns=track_namespace(track_id), action=Marker.ADD,
@@ -51,12 +56,19 @@ def skeleton_markers(header: Header, track_id: int, joints: np.ndarray, valid: n
     bones = Marker(id=1, type=Marker.LINE_LIST, points=bone_points, colors=bone_colours, **common)
     bones.scale.x = BONE_WIDTH_M
     bones.pose.orientation.w = 1.0
-    return [spheres, bones]
+    if not np.all(np.isfinite(velocity[0])):
+        return [spheres, bones, Marker(header=header, ns=track_namespace(track_id), id=2, action=Marker.DELETE)]
+    ahead = joints[0] + MOTION_AHEAD_S * velocity[0]
+    arrow = Marker(id=2, type=Marker.ARROW, color=MOTION_COLOUR,
+                   points=[points[0], Point(x=float(ahead[0]), y=float(ahead[1]), z=float(ahead[2]))], **common)
+    arrow.scale.x, arrow.scale.y, arrow.scale.z = BONE_WIDTH_M, 2 * BONE_WIDTH_M, 2 * BONE_WIDTH_M  # shaft, head
+    arrow.pose.orientation.w = 1.0
+    return [spheres, bones, arrow]
 
 
 def delete_markers(header: Header, track_id: int) -> list[Marker]:
-    """DELETE both markers of an ended track."""
-    return [Marker(header=header, ns=track_namespace(track_id), id=i, action=Marker.DELETE) for i in (0, 1)]
+    """DELETE every marker of an ended track."""
+    return [Marker(header=header, ns=track_namespace(track_id), id=i, action=Marker.DELETE) for i in MARKER_IDS]
 
 
 def skeleton_transforms(header: Header, track_id: int, joints: np.ndarray,

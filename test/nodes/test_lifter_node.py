@@ -178,7 +178,8 @@ def test_metric_skeleton_markers_and_tf(rig, standing_pose, make_person):
     np.testing.assert_allclose(person.joints, standing_pose + T, atol=1e-4)
     assert person.valid.all() and np.all(person.confidence == 1.0)
     markers = rig.markers[-1].markers
-    assert {(m.ns, m.id, m.action) for m in markers} == {("track_7", 0, Marker.ADD), ("track_7", 1, Marker.ADD)}
+    assert {(m.ns, m.id, m.action) for m in markers} == {("track_7", 0, Marker.ADD), ("track_7", 1, Marker.ADD),
+                                                         ("track_7", 2, Marker.DELETE)}  # no motion known yet
     rig.spin_until(lambda: rig.tf)
     body = [t for t in rig.tf[-1].transforms if t.child_frame_id == "body_7"]
     assert body and body[0].header.frame_id == FRAME
@@ -194,6 +195,10 @@ def test_skeletons_carry_joint_velocities(rig, make_person):
         if k == 0:
             assert np.isnan(velocity).all()  # unknown on a track's first frame
     np.testing.assert_allclose(velocity, np.broadcast_to(walk, (17, 3)), atol=1e-3)
+    (arrow,) = [m for m in rig.markers[-1].markers if m.id == 2]
+    assert arrow.action == Marker.ADD and arrow.type == Marker.ARROW
+    start, end = ([p.x, p.y, p.z] for p in arrow.points)
+    np.testing.assert_allclose(np.subtract(end, start), 0.5 * walk, atol=1e-3)  # half a second ahead
 
 
 def test_without_camera_info_root_relative_and_counted(rig, make_person):
@@ -237,7 +242,7 @@ def test_duplicate_and_backwards_stamps_of_a_looping_bag(rig, make_person):
     assert rig.lifter.diag.counts["duplicate_stamps"] == 1 and len(rig.skeletons) == 5
     rig.send(100.0, {2: make_person()})  # the bag starts over: track 1 is from the "future"
     deleted = {(m.ns, m.id) for m in rig.markers[-1].markers if m.action == Marker.DELETE}
-    assert deleted == {("track_1", 0), ("track_1", 1)}
+    assert deleted == {("track_1", 0), ("track_1", 1), ("track_1", 2), ("track_2", 2)}  # 2 has no motion yet
     assert set(rig.lifter.estimator.tracks) == {2} and set(rig.last_people()) == {2}
 
 

@@ -109,6 +109,9 @@ def _check_outputs(probe: Probe, image_stamps: set, lifter: LifterNode) -> None:
             assert marker.scale.x > 0 and marker.pose.orientation.w == 1.0
             if marker.type == Marker.SPHERE_LIST:
                 assert len(marker.points) == len(marker.colors) == 17
+            elif marker.type == Marker.ARROW:  # the pelvis's motion over the next half second
+                assert len(marker.points) == 2 and np.linalg.norm(
+                    [marker.points[1].x - marker.points[0].x, marker.points[1].z - marker.points[0].z]) < 5.0
             else:
                 assert marker.type == Marker.LINE_LIST
                 assert len(marker.points) == len(marker.colors) == 2 * len(H36M17.bones)
