@@ -17,8 +17,10 @@ PATH = Path(__file__).resolve().parent.parent / "config" / "pipeline.yaml"
 HEADER = """# Parameters of the pipeline's nodes (ROS 2 parameters file), written by scripts/params_yaml.py
 # from the nodes' parameter tables: edit those, then run the script.
 # Used by launch/pipeline.launch.py and by pose3d-pipeline; a node started without this file
-# behaves the same (test/nodes/test_package_consistency.py checks it).
+# behaves the same (test/nodes/test_package_consistency.py checks it). The keys match the nodes
+# in any namespace (/**/<node>), so the file serves one pipeline per camera under namespaces.
 """
+KEY_PREFIX = "/**/"  # any namespace
 NODES = {"video_source": video_source.PARAMS, "keypoint_detector": keypoint_detector.PARAMS,
          "lifter": lifter.PARAMS, "preview_recorder": preview_recorder.PARAMS}
 
@@ -26,7 +28,7 @@ NODES = {"video_source": video_source.PARAMS, "keypoint_detector": keypoint_dete
 def render() -> str:
     lines = [HEADER]
     for node, params in NODES.items():
-        lines += [f"{node}:", "  ros__parameters:"]
+        lines += [f"{KEY_PREFIX}{node}:", "  ros__parameters:"]
         for p in params:
             value = yaml.safe_dump({p.name: p.default}, default_flow_style=True, width=1000).strip()[1:-1]
             lines += [f"    # {p.description}", f"    {value}"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +33,7 @@ from pose3d_ros.nodes.camera_msgs import camera_info_msg
 from pose3d_ros.nodes.clouds import CloudSkeleton, keypoints_to_cloud, skeletons_from_cloud
 from pose3d_ros.nodes.lifter import LifterNode
 
+ROOT = Path(__file__).resolve().parents[2]
 CAM = CameraIntrinsics.default_for(640, 480)
 FRAME = "camera_optical_frame"
 T = np.array([0.1, -0.2, 3.0])
@@ -199,6 +201,19 @@ def test_skeletons_carry_joint_velocities(rig, make_person):
     assert arrow.action == Marker.ADD and arrow.type == Marker.ARROW
     start, end = ([p.x, p.y, p.z] for p in arrow.points)
     np.testing.assert_allclose(np.subtract(end, start), 0.5 * walk, atol=1e-3)  # half a second ahead
+
+
+def test_the_parameters_file_applies_in_a_namespace(ros, tmp_path):
+    """One pipeline per camera runs under a namespace: config/pipeline.yaml's keys must still match."""
+    text = (ROOT / "config" / "pipeline.yaml").read_text()
+    assert "marker_lifetime_s: 0.5\n" in text
+    path = tmp_path / "front.yaml"
+    path.write_text(text.replace("marker_lifetime_s: 0.5\n", "marker_lifetime_s: 0.9\n"))
+    node = LifterNode(cli_args=["--ros-args", "-r", "__ns:=/front", "--params-file", str(path)])
+    try:
+        assert node.get_fully_qualified_name() == "/front/lifter" and node.p["marker_lifetime_s"] == 0.9
+    finally:
+        node.destroy_node()
 
 
 def test_without_camera_info_root_relative_and_counted(rig, make_person):

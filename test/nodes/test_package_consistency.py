@@ -134,9 +134,9 @@ def test_pipeline_yaml_matches_declared_defaults():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "params_yaml.py"), "--check"])
     assert result.returncode == 0, "config/pipeline.yaml is stale: run scripts/params_yaml.py"
     config = yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())
-    assert set(config) == set(NODE_PARAMS)
+    assert set(config) == {f"/**/{node}" for node in NODE_PARAMS}  # any namespace
     for node, params in NODE_PARAMS.items():
-        values = config[node]["ros__parameters"]
+        values = config[f"/**/{node}"]["ros__parameters"]
         assert list(values) == [p.name for p in params], node
         for p in params:
             # Same value and same type: ROS parameters are typed (1 is not 1.0).
@@ -166,13 +166,18 @@ def test_launch_file_names_only_existing_things(console_scripts):
     for node in nodes:
         assert ast.literal_eval(_kw(node, "package")) == "pose3d_ros"
         executable, name = ast.literal_eval(_kw(node, "executable")), ast.literal_eval(_kw(node, "name"))
-        assert executable in console_scripts and name in config
+        assert executable in console_scripts and f"/**/{name}" in config
+        assert ast.unparse(_kw(node, "namespace")) == "namespace"  # the launch argument: one pipeline per camera
         declared = {p.name for p in NODE_PARAMS[name]}
         for item in _kw(node, "parameters").elts:
             if isinstance(item, ast.Dict):
                 keys = {ast.literal_eval(k) for k in item.keys}
                 assert keys <= declared, f"{name}: launch sets undeclared {keys - declared}"
     arguments = {ast.literal_eval(c.args[0]) for c in _launch_calls("DeclareLaunchArgument")}
+    defaults = {ast.literal_eval(c.args[0]): ast.literal_eval(_kw(c, "default_value"))
+                for c in _launch_calls("DeclareLaunchArgument") if isinstance(_kw(c, "default_value"), ast.Constant)}
+    video_defaults = {p.name: p.default for p in NODE_PARAMS["video_source"]}
+    assert defaults["frame_id"] == video_defaults["frame_id"]  # the launch default is the node's own
     used = {ast.literal_eval(c.args[0]) for c in _launch_calls("LaunchConfiguration")}
     assert used <= arguments
     # The default parameters file the launch file points at exists in config/.
