@@ -7,6 +7,8 @@
 - ``equidistant``: the fisheye model k1..k4 of OpenCV's cv::fisheye (angle polynomial).
 
 An empty model name counts as ``plumb_bob``; coefficients all zero mean no distortion.
+:func:`checked` validates a model once (``CameraIntrinsics`` does it when built); :func:`distort`
+and :func:`undistort`, called per frame, take a model it accepted.
 The formulas are OpenCV's (projectPoints, undistortPoints, fisheye::undistortPoints).
 """
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _fisheye_angle(theta: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.nda
 def distort(xy: np.ndarray, model: str, coefficients: tuple[float, ...]) -> np.ndarray:
     """Undistorted focal-normalised points (..., 2) -> where the lens puts them."""
     xy = np.asarray(xy, np.float64)
-    if checked(model, coefficients) == "equidistant":
+    if model == "equidistant":
         r = np.linalg.norm(xy, axis=-1, keepdims=True)
         theta_d, _ = _fisheye_angle(np.arctan(r), _padded(coefficients, 4))
         return xy * np.where(r > 1e-12, theta_d / np.maximum(r, 1e-12), 1.0)
@@ -73,7 +75,7 @@ def undistort(xy: np.ndarray, model: str, coefficients: tuple[float, ...], itera
     """Distorted focal-normalised points (..., 2) -> undistorted, in the input's dtype: fixed-point
     iteration for the polynomial models, Newton's method on the angle for ``equidistant``."""
     distorted = np.asarray(xy, np.float64)
-    if checked(model, coefficients) == "equidistant":
+    if model == "equidistant":
         k = _padded(coefficients, 4)
         theta_d = np.linalg.norm(distorted, axis=-1, keepdims=True)
         theta = theta_d.copy()
